@@ -1,0 +1,690 @@
+/**
+ * Reads and writes PyneCore's symbol-info TOML (the `NAME.toml` beside each
+ * `NAME.ohlcv`), including the `[download]` section holding the provider string.
+ * What this module writes loads in PyneCore; what PyneCore writes loads here.
+ *
+ * @example
+ * ```ts
+ * import { parseSymbolInfoToml, stringifySymbolInfo } from "./symbol_info_toml.ts";
+ * import { sessions247 } from "./sessions.ts";
+ *
+ * const text = stringifySymbolInfo({
+ *   prefix: "BYBIT", description: "BTC / USDT", ticker: "BTCUSDT",
+ *   currency: "USDT", basecurrency: "BTC", period: "1D", type: "crypto",
+ *   mintick: 0.1, pricescale: 10, minmove: 1, pointvalue: 1,
+ *   timezone: "UTC", volumetype: "base", ...sessions247(),
+ * }, { provider: "ccxt:BYBIT:BTC/USDT:USDT@1D" });
+ * const { info, provider } = parseSymbolInfoToml(text);
+ * console.log(info.ticker, provider); // BTCUSDT ccxt:BYBIT:BTC/USDT:USDT@1D
+ * ```
+ *
+ * @module
+ */
+
+import { readFile } from "node:fs/promises";
+import { writeFileAtomic } from "./_atomic_file.ts";
+import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
+import { FormatError } from "./format_error.ts";
+import type { OpeningHours, SessionTime, SymbolInfo } from "./symbol_info.ts";
+import { isTimeOfDay, isWeekday } from "./sessions.ts";
+import { parsePeriod } from "./timeframe.ts";
+
+/** Result of reading a symbol-info TOML. */
+export interface SymbolInfoFile {
+  /** The symbol information. */
+  info: SymbolInfo;
+  /** The `[download] provider` string, when the file has one. */
+  provider?: string;
+}
+
+/** Options of {@linkcode stringifySymbolInfo} and {@linkcode writeSymbolInfo}. */
+export interface StringifySymbolInfoOptions {
+  /**
+   * Provider string written to the `[download]` section
+   * (`"ccxt:BYBIT:BTC/USDT:USDT@1D"`). No section when omitted.
+   */
+  provider?: string | undefined;
+}
+
+/** Required keys of `[symbol]`, as PyneCore's loader needs them. */
+const REQUIRED_STRING_KEYS = [
+  "prefix",
+  "description",
+  "ticker",
+  "currency",
+  "period",
+  "type",
+] as const;
+
+/**
+ * Optional keys PyneCore knows, in the order PyneCore writes them after
+ * `volumetype`. Unknown ones are written commented out (`#key =`).
+ * The first three map to {@linkcode SymbolInfo} fields; the rest live in `other`.
+ */
+const OPTIONAL_KEYS = [
+  "avg_spread",
+  "taker_fee",
+  "maker_fee",
+  "country",
+  "sector",
+  "industry",
+  "isin",
+  "expiration_date",
+  "current_contract",
+  "employees",
+  "shareholders",
+  "shares_outstanding_total",
+  "shares_outstanding_float",
+  "recommendations_buy",
+  "recommendations_buy_strong",
+  "recommendations_date",
+  "recommendations_hold",
+  "recommendations_sell",
+  "recommendations_sell_strong",
+  "recommendations_total",
+  "target_price_average",
+  "target_price_high",
+  "target_price_low",
+  "target_price_median",
+  "target_price_date",
+  "target_price_estimates",
+] as const;
+
+/** Keys PyneCore types as float: written with a decimal point. */
+const FLOAT_KEYS = new Set<string>([
+  "mintick",
+  "pointvalue",
+  "mincontract",
+  "avg_spread",
+  "taker_fee",
+  "maker_fee",
+  "target_price_average",
+  "target_price_high",
+  "target_price_low",
+  "target_price_median",
+]);
+
+/** `[symbol]` keys that map to dedicated {@linkcode SymbolInfo} fields. */
+const FIELD_KEYS = new Set<string>([
+  ...REQUIRED_STRING_KEYS,
+  "basecurrency",
+  "mintick",
+  "pricescale",
+  "minmove",
+  "pointvalue",
+  "mincontract",
+  "timezone",
+  "volumetype",
+  "avg_spread",
+  "taker_fee",
+  "maker_fee",
+]);
+
+const SCHEDULES_COMMENT = `# Effective-dated session history (optional).
+#
+# Markets occasionally change their trading hours. A single static schedule then
+# mis-confirms the part of a backtest that falls on the other side of the change.
+# Add [[session_schedules]] blocks below -- oldest first, each self-contained --
+# to describe that history. \`effective_from\` MUST be the first line of its block
+# (an exchange-local trading-day date). A bar whose trading day is on or after a
+# block's date uses that block; a date before the earliest block uses the
+# earliest block. The flat opening_hours / session_starts / session_ends above
+# are regenerated from the NEWEST variant on save, so edit the variants here, not
+# the flat blocks.
+#
+# Example -- a market whose night session END moved 23:30 -> 23:00 on 2026-01-12:
+#
+# [[session_schedules]]
+# effective_from = 2025-06-01
+# [[session_schedules.opening_hours]]
+# day = 0
+# start = "10:00:00"
+# end = "18:00:00"
+# [[session_schedules.opening_hours]]
+# day = 0
+# start = "21:00:00"
+# end = "23:30:00"
+# [[session_schedules.session_starts]]
+# day = 0
+# time = "10:00:00"
+# [[session_schedules.session_ends]]
+# day = 0
+# time = "23:30:00"
+#
+# [[session_schedules]]
+# effective_from = 2026-01-12
+# [[session_schedules.opening_hours]]
+# day = 0
+# start = "10:00:00"
+# end = "18:00:00"
+# [[session_schedules.opening_hours]]
+# day = 0
+# start = "21:00:00"
+# end = "23:00:00"
+# [[session_schedules.session_starts]]
+# day = 0
+# time = "10:00:00"
+# [[session_schedules.session_ends]]
+# day = 0
+# time = "23:00:00"
+`;
+
+// ---------------------------------------------------------------- parsing
+
+type Table = Record<string, unknown>;
+
+function isTable(v: unknown): v is Table {
+  return typeof v === "object" && v !== null && !Array.isArray(v) &&
+    !(v instanceof Date);
+}
+
+function describe(v: unknown): string {
+  if (v === undefined) return "nothing";
+  if (typeof v === "string") return JSON.stringify(v);
+  if (v instanceof Date) return `a date (${v.toISOString()})`;
+  if (Array.isArray(v)) return "an array";
+  if (isTable(v)) return "a table";
+  return String(v);
+}
+
+/**
+ * Parses the text of a PyneCore symbol-info TOML. Throws a
+ * {@linkcode FormatError} naming the file (when `path` is given) and the key
+ * for invalid TOML, missing required keys, wrong types, a non-integer
+ * pricescale/minmove, a mintick that is not `minmove / pricescale`, bad
+ * `"HH:MM:SS"` times or weekdays outside 0..6.
+ *
+ * Keys PyneCore defaults are defaulted the same way: minmove 1, timezone
+ * `"UTC"`, volumetype `"base"`. Further optional keys with values are kept in
+ * `info.other` (snake_case names); commented-out keys are simply absent.
+ */
+export function parseSymbolInfoToml(
+  text: string,
+  path?: string,
+): SymbolInfoFile {
+  const where = path === undefined ? "symbol info TOML" : path;
+  const fail = (msg: string, cause?: unknown): never => {
+    throw new FormatError(
+      `Cannot read ${where}: ${msg}`,
+      cause === undefined
+        ? (path === undefined ? {} : { path })
+        : (path === undefined ? { cause } : { path, cause }),
+    );
+  };
+  if (typeof text !== "string") {
+    throw new TypeError(
+      `Symbol info TOML must be a string, got ${typeof text}`,
+    );
+  }
+  let doc: Table;
+  try {
+    doc = parseToml(text) as Table;
+  } catch (e) {
+    return fail(
+      `invalid TOML: ${(e as Error).message.split("\n")[0]}`,
+      e,
+    );
+  }
+  const sym = doc.symbol;
+  if (!isTable(sym)) {
+    return fail(
+      sym === undefined
+        ? "missing [symbol] section"
+        : `"symbol" must be a [symbol] table, got ${describe(sym)}`,
+    );
+  }
+  const str = (key: string, required: boolean): string | undefined => {
+    const v = sym[key];
+    if (v === undefined) {
+      if (required) fail(`missing required key symbol.${key}`);
+      return undefined;
+    }
+    if (typeof v !== "string") {
+      fail(`symbol.${key} must be a string, got ${describe(v)}`);
+    }
+    return v as string;
+  };
+  const num = (key: string, required: boolean): number | undefined => {
+    const v = sym[key];
+    if (v === undefined) {
+      if (required) fail(`missing required key symbol.${key}`);
+      return undefined;
+    }
+    if (typeof v === "bigint") return Number(v);
+    if (typeof v !== "number") {
+      fail(`symbol.${key} must be a number, got ${describe(v)}`);
+    }
+    return v as number;
+  };
+  const int = (key: string, required: boolean): number | undefined => {
+    const v = num(key, required);
+    if (v === undefined) return undefined;
+    if (!Number.isInteger(v) || v < 1 || v > 0xffffffff) {
+      fail(
+        `symbol.${key} must be a whole number from 1 to 4294967295, got ${v}`,
+      );
+    }
+    return v;
+  };
+
+  const prefix = str("prefix", true)!;
+  const description = str("description", true)!;
+  const ticker = str("ticker", true)!;
+  const currency = str("currency", true)!;
+  const basecurrency = str("basecurrency", false);
+  const period = str("period", true)!;
+  if (period === "") fail(`symbol.period must not be empty`);
+  const type = str("type", true)!;
+  const mintick = num("mintick", true)!;
+  if (!(mintick > 0) || !Number.isFinite(mintick)) {
+    fail(`symbol.mintick must be a positive number, got ${mintick}`);
+  }
+  const pricescale = int("pricescale", true)!;
+  const minmove = int("minmove", false) ?? 1;
+  checkMintick(mintick, minmove, pricescale, (m) => fail(m));
+  const pointvalue = num("pointvalue", true)!;
+  const mincontract = num("mincontract", false);
+  const timezone = str("timezone", false) ?? "UTC";
+  const volumetype = str("volumetype", false) ?? "base";
+  const avgSpread = num("avg_spread", false);
+  const takerFee = num("taker_fee", false);
+  const makerFee = num("maker_fee", false);
+
+  const other: Record<string, string | number | boolean | null> = {};
+  for (const [key, v] of Object.entries(sym)) {
+    if (FIELD_KEYS.has(key)) continue;
+    if (
+      typeof v === "string" || typeof v === "number" || typeof v === "boolean"
+    ) {
+      other[key] = v;
+    } else if (typeof v === "bigint") {
+      other[key] = Number(v);
+    } else if (v instanceof Date) {
+      other[key] = v.toISOString();
+    } else {
+      fail(
+        `symbol.${key} must be a string, number or boolean, got ${describe(v)}`,
+      );
+    }
+  }
+
+  const entries = (name: string): Table[] => {
+    const arr = doc[name];
+    if (arr === undefined) return [];
+    if (!Array.isArray(arr)) {
+      return fail(
+        `"${name}" must be an array of tables ([[${name}]]), got ${
+          describe(arr)
+        }`,
+      );
+    }
+    return arr.map((e, i) =>
+      isTable(e) ? e : fail(`${name}[${i}] must be a table, got ${describe(e)}`)
+    );
+  };
+  const day = (e: Table, name: string, i: number): number => {
+    const d = typeof e.day === "bigint" ? Number(e.day) : e.day;
+    if (!isWeekday(d)) {
+      fail(
+        `${name}[${i}].day must be a weekday from 0 (Monday) to 6 (Sunday), got ${
+          describe(e.day)
+        }`,
+      );
+    }
+    return d as number;
+  };
+  const time = (e: Table, key: string, name: string, i: number): string => {
+    const t = e[key];
+    if (!isTimeOfDay(t)) {
+      fail(
+        `${name}[${i}].${key} must be a time "HH:MM:SS" (00:00:00 to 23:59:59), got ${
+          describe(t)
+        }`,
+      );
+    }
+    return t as string;
+  };
+  const openingHours: OpeningHours[] = entries("opening_hours").map((e, i) => ({
+    day: day(e, "opening_hours", i),
+    start: time(e, "start", "opening_hours", i),
+    end: time(e, "end", "opening_hours", i),
+  }));
+  const sessionsOf = (name: string): SessionTime[] =>
+    entries(name).map((e, i) => ({
+      day: day(e, name, i),
+      time: time(e, "time", name, i),
+    }));
+  const sessionStarts = sessionsOf("session_starts");
+  const sessionEnds = sessionsOf("session_ends");
+
+  let provider: string | undefined;
+  if (doc.download !== undefined) {
+    if (!isTable(doc.download)) {
+      fail(
+        `"download" must be a [download] table, got ${describe(doc.download)}`,
+      );
+    }
+    const p = (doc.download as Table).provider;
+    if (p !== undefined) {
+      if (typeof p !== "string") {
+        fail(`download.provider must be a string, got ${describe(p)}`);
+      }
+      provider = p as string;
+    }
+  }
+
+  const info: SymbolInfo = {
+    prefix,
+    description,
+    ticker,
+    currency,
+    period,
+    type,
+    mintick,
+    pricescale,
+    minmove,
+    pointvalue,
+    timezone,
+    volumetype,
+    openingHours,
+    sessionStarts,
+    sessionEnds,
+  };
+  if (basecurrency !== undefined) info.basecurrency = basecurrency;
+  if (mincontract !== undefined) info.mincontract = mincontract;
+  if (avgSpread !== undefined) info.avgSpread = avgSpread;
+  if (takerFee !== undefined) info.takerFee = takerFee;
+  if (makerFee !== undefined) info.makerFee = makerFee;
+  if (Object.keys(other).length > 0) info.other = other;
+  return provider === undefined ? { info } : { info, provider };
+}
+
+function checkMintick(
+  mintick: number,
+  minmove: number,
+  pricescale: number,
+  fail: (msg: string) => void,
+): void {
+  const expected = minmove / pricescale;
+  if (Math.abs(mintick - expected) > expected * 1e-9) {
+    fail(
+      `symbol.mintick ${mintick} does not equal minmove / pricescale = ${minmove} / ${pricescale} = ${expected}`,
+    );
+  }
+}
+
+// ---------------------------------------------------------------- writing
+
+/**
+ * A float for TOML: PyneCore's eight decimals when that reads back as the same
+ * number, otherwise the shortest exact form (always with a `.` or exponent, so
+ * TOML reads it as a float).
+ */
+function tomlFloat(x: number): string {
+  if (Number.isNaN(x)) return "nan";
+  if (x === Infinity) return "inf";
+  if (x === -Infinity) return "-inf";
+  if (Math.abs(x) < 1e21) {
+    const fixed = x.toFixed(8);
+    if (Number(fixed) === x) return fixed;
+  }
+  const s = String(x);
+  if (/[.eE]/.test(s)) return s.replace(/e([+-]?)(\d)$/, "e$10$2");
+  return `${s}.0`;
+}
+
+function tomlString(s: string): string {
+  // smol-toml quotes and escapes; take the value part of `v = "..."`.
+  return stringifyToml({ v: s }).trim().slice(4);
+}
+
+function tomlValue(key: string, v: string | number | boolean): string {
+  if (typeof v === "string") return tomlString(v);
+  if (typeof v === "boolean") return v ? "true" : "false";
+  if (FLOAT_KEYS.has(key) || !Number.isSafeInteger(v)) return tomlFloat(v);
+  return String(v);
+}
+
+function tomlKey(key: string): string {
+  if (/^[A-Za-z0-9_-]+$/.test(key)) return key;
+  return tomlString(key);
+}
+
+function checkInfo(info: SymbolInfo): void {
+  if (typeof info !== "object" || info === null) {
+    throw new TypeError(
+      `Symbol info must be an object, got ${
+        info === null ? "null" : typeof info
+      }`,
+    );
+  }
+  for (const key of REQUIRED_STRING_KEYS) {
+    if (typeof info[key] !== "string") {
+      throw new TypeError(
+        `Symbol info field "${key}" must be a string, got ${
+          describe(info[key])
+        }`,
+      );
+    }
+  }
+  for (const key of ["timezone", "volumetype"] as const) {
+    if (info[key] !== undefined && typeof info[key] !== "string") {
+      throw new TypeError(
+        `Symbol info field "${key}" must be a string, got ${
+          describe(info[key])
+        }`,
+      );
+    }
+  }
+  if (
+    info.basecurrency !== undefined && typeof info.basecurrency !== "string"
+  ) {
+    throw new TypeError(
+      `Symbol info field "basecurrency" must be a string, got ${
+        describe(info.basecurrency)
+      }`,
+    );
+  }
+  parsePeriod(info.period);
+  for (const key of ["pricescale", "minmove"] as const) {
+    const v = info[key] ?? (key === "minmove" ? 1 : undefined);
+    if (
+      typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 0xffffffff
+    ) {
+      throw new RangeError(
+        `Symbol info field "${key}" must be a whole number from 1 to 4294967295, got ${
+          describe(v)
+        }`,
+      );
+    }
+  }
+  const numberFields = [
+    ["mintick", info.mintick, true],
+    ["pointvalue", info.pointvalue, true],
+    ["mincontract", info.mincontract, false],
+    ["avgSpread", info.avgSpread, false],
+    ["takerFee", info.takerFee, false],
+    ["makerFee", info.makerFee, false],
+  ] as const;
+  for (const [name, v, required] of numberFields) {
+    if (v === undefined && !required) continue;
+    if (typeof v !== "number" || !Number.isFinite(v)) {
+      throw new TypeError(
+        `Symbol info field "${name}" must be a finite number, got ${
+          describe(v)
+        }`,
+      );
+    }
+  }
+  checkMintick(info.mintick, info.minmove ?? 1, info.pricescale, (m) => {
+    throw new RangeError(`Symbol info: ${m.replace(/^symbol\./, "")}`);
+  });
+  const checkList = (
+    name: string,
+    list: unknown,
+    keys: readonly string[],
+  ): void => {
+    if (!Array.isArray(list)) {
+      throw new TypeError(
+        `Symbol info field "${name}" must be an array, got ${describe(list)}`,
+      );
+    }
+    list.forEach((e: unknown, i) => {
+      if (!isTable(e)) {
+        throw new TypeError(
+          `Symbol info ${name}[${i}] must be an object, got ${describe(e)}`,
+        );
+      }
+      if (!isWeekday(e.day)) {
+        throw new RangeError(
+          `Symbol info ${name}[${i}].day must be a weekday from 0 (Monday) to 6 (Sunday), got ${
+            describe(e.day)
+          }`,
+        );
+      }
+      for (const k of keys) {
+        if (!isTimeOfDay(e[k])) {
+          throw new RangeError(
+            `Symbol info ${name}[${i}].${k} must be a time "HH:MM:SS" (00:00:00 to 23:59:59), got ${
+              describe(e[k])
+            }`,
+          );
+        }
+      }
+    });
+  };
+  checkList("openingHours", info.openingHours, ["start", "end"]);
+  checkList("sessionStarts", info.sessionStarts, ["time"]);
+  checkList("sessionEnds", info.sessionEnds, ["time"]);
+  if (info.other !== undefined) {
+    if (!isTable(info.other)) {
+      throw new TypeError(`Symbol info field "other" must be an object`);
+    }
+    for (const [k, v] of Object.entries(info.other)) {
+      if (
+        v !== null && typeof v !== "string" && typeof v !== "boolean" &&
+        !(typeof v === "number" && Number.isFinite(v))
+      ) {
+        throw new TypeError(
+          `Symbol info other.${k} must be a string, finite number, boolean or null, got ${
+            describe(v)
+          }`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Serialises symbol info in PyneCore's layout: `[symbol]` with the keys in
+ * PyneCore's order (unknown optional keys commented out as `#key =`), floats
+ * with eight decimals (full precision when eight would change the value),
+ * `[[opening_hours]]`, `[[session_starts]]`, `[[session_ends]]`, then
+ * `[download] provider = "..."` when `options.provider` is given, then
+ * PyneCore's commented `[[session_schedules]]` guide.
+ *
+ * Throws a `TypeError` for wrong shapes and a `RangeError` for out-of-range
+ * values (non-integer grid, mintick not `minmove / pricescale`, bad times or
+ * weekdays, an invalid period), so every file written loads in PyneCore.
+ */
+export function stringifySymbolInfo(
+  info: SymbolInfo,
+  options: StringifySymbolInfoOptions = {},
+): string {
+  checkInfo(info);
+  if (options.provider !== undefined && typeof options.provider !== "string") {
+    throw new TypeError(
+      `provider must be a string, got ${typeof options.provider}`,
+    );
+  }
+  const lines: string[] = ["[symbol]"];
+  const field = (
+    key: string,
+    v: string | number | boolean | null | undefined,
+  ) => {
+    if (v === undefined || v === null) lines.push(`#${key} =`);
+    else lines.push(`${tomlKey(key)} = ${tomlValue(key, v)}`);
+  };
+  const other = info.other ?? {};
+  field("prefix", info.prefix);
+  field("description", info.description);
+  field("ticker", info.ticker);
+  field("currency", info.currency);
+  field("basecurrency", info.basecurrency);
+  field("period", info.period);
+  field("type", info.type);
+  field("mintick", info.mintick);
+  field("pricescale", info.pricescale);
+  field("minmove", info.minmove ?? 1);
+  field("pointvalue", info.pointvalue);
+  field("mincontract", info.mincontract);
+  field("timezone", info.timezone ?? "UTC");
+  field("volumetype", info.volumetype ?? "base");
+  for (const key of OPTIONAL_KEYS) {
+    if (key === "avg_spread") field(key, info.avgSpread);
+    else if (key === "taker_fee") field(key, info.takerFee);
+    else if (key === "maker_fee") field(key, info.makerFee);
+    else field(key, other[key]);
+  }
+  const known = new Set<string>([...FIELD_KEYS, ...OPTIONAL_KEYS]);
+  for (const [key, v] of Object.entries(other)) {
+    if (!known.has(key)) field(key, v);
+  }
+  lines.push("", "# Opening hours");
+  for (const oh of info.openingHours) {
+    lines.push(
+      "[[opening_hours]]",
+      `day = ${oh.day}`,
+      `start = "${oh.start}"`,
+      `end = "${oh.end}"`,
+      "",
+    );
+  }
+  lines.push("# Session starts");
+  for (const s of info.sessionStarts) {
+    lines.push(
+      "[[session_starts]]",
+      `day = ${s.day}`,
+      `time = "${s.time}"`,
+      "",
+    );
+  }
+  lines.push("# Session ends");
+  for (const s of info.sessionEnds) {
+    lines.push("[[session_ends]]", `day = ${s.day}`, `time = "${s.time}"`, "");
+  }
+  if (options.provider !== undefined) {
+    lines.push("[download]", `provider = ${tomlString(options.provider)}`, "");
+  }
+  return lines.join("\n") + "\n" + SCHEDULES_COMMENT;
+}
+
+/**
+ * Reads and parses a symbol-info TOML file. Throws a {@linkcode FormatError}
+ * naming the file and the key when the content is invalid; file-system errors
+ * (for example `ENOENT`) propagate unchanged.
+ */
+export async function readSymbolInfo(path: string): Promise<SymbolInfoFile> {
+  const text = await readFile(path, "utf8");
+  return parseSymbolInfoToml(text, path);
+}
+
+/**
+ * Writes a symbol-info TOML atomically: the text goes to a temporary file in
+ * the same folder, is flushed to disk, and is renamed over `path`, so readers
+ * see either the old file or the complete new one. Validates like
+ * {@linkcode stringifySymbolInfo}; nothing is written when validation fails.
+ */
+export async function writeSymbolInfo(
+  path: string,
+  info: SymbolInfo,
+  options: StringifySymbolInfoOptions = {},
+): Promise<void> {
+  const text = stringifySymbolInfo(info, options);
+  await writeFileAtomic(path, text);
+}
+
+/** Returns the `NAME.toml` path that belongs to `NAME.ohlcv`. */
+export function symbolInfoPath(ohlcvPath: string): string {
+  return ohlcvPath.replace(/\.ohlcv$/i, "") + ".toml";
+}
