@@ -1,0 +1,549 @@
+/**
+ * Shared machinery of the loopback exchange emulators (Binance spot, Bybit v5):
+ * an HTTP server on 127.0.0.1, deterministic candles with maintenance gaps and
+ * a forming last candle, a weight-based rate limit, injectable faults,
+ * latency and a request log. Private to `testing/`.
+ *
+ * @module
+ */
+
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import type { AddressInfo } from "node:net";
+import { CandleGenerator, type GeneratedCandle } from "./candle_generator.ts";
+import {
+  nextPeriodStart,
+  periodStart,
+  type Timeframe,
+} from "../format/timeframe.ts";
+import { allocBatch, type CandleBatch } from "../format/candle_batch.ts";
+
+/** One instrument an emulator serves. */
+export interface EmulatorSymbol {
+  /** Venue id, e.g. `"BTCUSDT"`. */
+  readonly id: string;
+  /** Base currency, e.g. `"BTC"`. */
+  readonly base: string;
+  /** Quote currency, e.g. `"USDT"`. */
+  readonly quote: string;
+  /** Price tick (every price is a multiple of it). */
+  readonly tick: number;
+  /** Price level of the generated series. */
+  readonly basePrice: number;
+  /** Amount step (lot size). @default {0.00001} */
+  readonly amountStep?: number;
+  /** First candle time (listing), ms. @default {Date.UTC(2017, 0, 1)} */
+  readonly listedAt?: number;
+}
+
+/** A time range `[from, to)` (ms) without trading: candles lying wholly inside it do not exist. */
+export interface MaintenanceGap {
+  /** Start, ms, inclusive. */
+  readonly from: number;
+  /** End, ms, exclusive. */
+  readonly to: number;
+}
+
+/** The kinds of injectable faults. */
+export type FaultKind =
+  | "429"
+  | "418"
+  | "500"
+  | "503"
+  | "drop"
+  | "slow"
+  | "malformed";
+
+/** A fault to inject into chosen requests. */
+export interface EmulatorFault {
+  /** What goes wrong. */
+  readonly kind: FaultKind;
+  /**
+   * Which request: a number is the n-th (1-based) candle-data request; a
+   * function picks requests by path and query.
+   */
+  readonly at: number | ((request: LoggedRequest) => boolean);
+  /** How many matching requests get the fault. @default {1} */
+  readonly times?: number;
+  /** Retry-After seconds sent with 429/418/503. @default {1} */
+  readonly retryAfter?: number;
+  /** Extra delay of a `"slow"` response, ms. @default {2000} */
+  readonly delayMs?: number;
+}
+
+/** One entry of an emulator's request log. */
+export interface LoggedRequest {
+  /** 1-based number of the request. */
+  readonly n: number;
+  /** 1-based number among candle-data requests (klines), else 0. */
+  readonly dataN: number;
+  /** Wall-clock time the request arrived, ms. */
+  readonly at: number;
+  /** HTTP method. */
+  readonly method: string;
+  /** URL path. */
+  readonly path: string;
+  /** Query parameters. */
+  readonly query: Readonly<Record<string, string>>;
+  /** HTTP status answered (0 for a dropped connection). */
+  status: number;
+  /** Request weight counted against the rate limit. */
+  weight: number;
+  /** The injected fault, if any. */
+  fault?: FaultKind;
+}
+
+/** Options every emulator takes. */
+export interface ExchangeEmulatorOptions {
+  /** Port; 0 picks a free one. @default {0} */
+  readonly port?: number;
+  /** The emulator's clock (ms): decides the forming candle and `serverTime`. @default {Date.now} */
+  readonly now?: () => number;
+  /** Instruments served; each emulator has a default set. */
+  readonly symbols?: readonly EmulatorSymbol[];
+  /** Maintenance gaps: time ranges without candles. @default {[]} */
+  readonly gaps?: readonly MaintenanceGap[];
+  /** Delay before each response, ms (a number or a function of the request). @default {0} */
+  readonly latencyMs?: number | ((request: LoggedRequest) => number);
+  /** Request weight allowed per rate-limit window. @default {6000 (Binance), 600 (Bybit)} */
+  readonly weightLimit?: number;
+  /** Rate-limit window length, ms (fixed windows on the wall clock). @default {60000 (Binance), 5000 (Bybit)} */
+  readonly weightWindowMs?: number;
+  /** Requests sent while told to back off before the IP is banned. @default {3} */
+  readonly abuseThreshold?: number;
+  /** Length of a ban, ms. @default {120000} */
+  readonly banMs?: number;
+  /** Faults to inject. @default {[]} */
+  readonly faults?: readonly EmulatorFault[];
+  /** Seed mixed into every symbol's candle series. @default {""} */
+  readonly seed?: string;
+}
+
+/** A running emulator. */
+export interface ExchangeEmulator extends AsyncDisposable {
+  /** Base URL, e.g. `http://127.0.0.1:40123`. */
+  readonly url: string;
+  /** The port bound. */
+  readonly port: number;
+  /** The request log (live). */
+  readonly requests: readonly LoggedRequest[];
+  /** The instruments served. */
+  readonly symbols: readonly EmulatorSymbol[];
+  /** Adds a fault at run time. */
+  addFault(fault: EmulatorFault): void;
+  /**
+   * The closed candles the emulator serves for `id` and timeframe with open
+   * time in `[from, to)`: the truth tests compare downloads with.
+   */
+  expectedCandles(
+    id: string,
+    timeframe: Timeframe,
+    from: number,
+    to: number,
+  ): CandleBatch;
+  /** Number of logged responses with this HTTP status. */
+  countStatus(status: number): number;
+  /** Stops the server and drops open connections. */
+  close(): Promise<void>;
+}
+
+/** What a venue-specific route handler answers. */
+export interface RouteAnswer {
+  /** HTTP status. @default {200} */
+  readonly status?: number;
+  /** JSON body (serialized) or raw text. */
+  readonly body: unknown;
+  /** Extra headers. */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+/** A venue profile plugged into the shared server. */
+export interface VenueProfile {
+  /** Weight limit default. */
+  readonly defaultWeightLimit: number;
+  /** Window default, ms. */
+  readonly defaultWindowMs: number;
+  /** True for candle-data paths (counted by `dataN`, default fault target). */
+  isData(path: string): boolean;
+  /** Weight of a request. */
+  weight(path: string, query: Readonly<Record<string, string>>): number;
+  /** Answers a request. */
+  route(
+    path: string,
+    query: Readonly<Record<string, string>>,
+  ): RouteAnswer;
+  /** Body of a rate-limit answer. */
+  rateLimitBody(limit: number, windowMs: number): unknown;
+  /** Status and body of a ban answer. */
+  banAnswer(): { status: number; body: unknown };
+  /** Body of a 5xx answer. */
+  serverErrorBody(status: number): unknown;
+  /** Headers reporting the used weight. */
+  usageHeaders(used: number, limit: number, windowMs: number): Record<
+    string,
+    string
+  >;
+}
+
+/** Series of the symbols served: candles with gaps, listing and the forming bar. */
+export class CandleSource {
+  readonly #gens = new Map<string, CandleGenerator>();
+  readonly #symbols = new Map<string, EmulatorSymbol>();
+  readonly #gaps: readonly MaintenanceGap[];
+  /** The clock. */
+  readonly now: () => number;
+
+  /** Creates the source. */
+  constructor(
+    symbols: readonly EmulatorSymbol[],
+    gaps: readonly MaintenanceGap[],
+    now: () => number,
+    seed: string,
+    keyOf: (s: EmulatorSymbol) => string = (s) => s.id,
+  ) {
+    for (const s of symbols) {
+      const key = keyOf(s);
+      this.#symbols.set(key, s);
+      this.#gens.set(
+        key,
+        new CandleGenerator({
+          seed: seed + key,
+          basePrice: s.basePrice,
+          tick: s.tick,
+        }),
+      );
+    }
+    this.#gaps = gaps;
+    this.now = now;
+  }
+
+  /** The instrument with this key (the venue id unless keyed otherwise), if served. */
+  symbol(id: string): EmulatorSymbol | undefined {
+    return this.#symbols.get(id);
+  }
+
+  /** True when the candle opening at `t` lies wholly inside a gap or before listing. */
+  #missing(id: string, tf: Timeframe, t: number): boolean {
+    const s = this.#symbols.get(id)!;
+    if (t < (s.listedAt ?? Date.UTC(2017, 0, 1))) return true;
+    const end = nextPeriodStart(tf, t);
+    for (const g of this.#gaps) {
+      if (g.from <= t && end <= g.to) return true;
+    }
+    return false;
+  }
+
+  /** The candle opening at `t`: final when closed, partial when forming. */
+  candle(id: string, tf: Timeframe, t: number, now: number): GeneratedCandle {
+    const gen = this.#gens.get(id)!;
+    const end = nextPeriodStart(tf, t);
+    const c = gen.candle(t, end - t);
+    if (end <= now) return c;
+    // Forming: closes at the open so far, with part of the volume.
+    const f = Math.max(0, Math.min(1, (now - t) / (end - t)));
+    return {
+      ...c,
+      close: c.open,
+      volume: Number((c.volume * f).toFixed(3)),
+    };
+  }
+
+  /**
+   * Open times of existing candles (closed or forming at `now`) in
+   * `[from, to]` (both inclusive), ascending, at most `limit`, taken from the
+   * start (`newest` false) or the end (`newest` true) of the range.
+   */
+  times(
+    id: string,
+    tf: Timeframe,
+    from: number,
+    to: number,
+    limit: number,
+    newest: boolean,
+    now: number,
+  ): number[] {
+    const last = Math.min(to, periodStart(tf, now));
+    const out: number[] = [];
+    if (!newest) {
+      let t = periodStart(tf, from);
+      if (t < from) t = nextPeriodStart(tf, t);
+      const listed = this.#symbols.get(id)!.listedAt ?? Date.UTC(2017, 0, 1);
+      if (t < listed) {
+        t = periodStart(tf, listed);
+        if (t < listed) t = nextPeriodStart(tf, t);
+      }
+      for (; t <= last && out.length < limit; t = nextPeriodStart(tf, t)) {
+        if (!this.#missing(id, tf, t)) out.push(t);
+      }
+      return out;
+    }
+    const listed = this.#symbols.get(id)!.listedAt ?? Date.UTC(2017, 0, 1);
+    const lo = Math.max(from, listed);
+    for (let t = periodStart(tf, last); t >= lo && out.length < limit;) {
+      if (t <= last && !this.#missing(id, tf, t)) out.push(t);
+      t = tf.calendar ? periodStart(tf, t - 1) : t - tf.ms;
+    }
+    return out.reverse();
+  }
+
+  /** Closed candles with open time in `[from, to)` as the truth for tests. */
+  expected(id: string, tf: Timeframe, from: number, to: number): CandleBatch {
+    if (!this.#symbols.has(id)) {
+      throw new RangeError(`Unknown emulator symbol ${id}`);
+    }
+    const now = this.now();
+    const times = this.times(id, tf, from, to - 1, Infinity, false, now)
+      .filter((t) => nextPeriodStart(tf, t) <= now);
+    const b = allocBatch(times.length);
+    for (let i = 0; i < times.length; i++) {
+      const c = this.candle(id, tf, times[i]!, now);
+      b.time[i] = c.time;
+      b.open[i] = c.open;
+      b.high[i] = c.high;
+      b.low[i] = c.low;
+      b.close[i] = c.close;
+      b.volume[i] = c.volume;
+    }
+    return b;
+  }
+}
+
+/** Formats a price on its tick's decimals, as venues send them. */
+export function priceString(value: number, decimals: number): string {
+  return value.toFixed(decimals);
+}
+
+/** Starts the shared HTTP server for a venue profile. */
+export async function startExchangeServer(
+  options: ExchangeEmulatorOptions,
+  profile: VenueProfile,
+  source: CandleSource,
+  symbols: readonly EmulatorSymbol[],
+): Promise<ExchangeEmulator> {
+  const log: LoggedRequest[] = [];
+  const faults: { fault: EmulatorFault; left: number }[] = (options.faults ??
+    []).map((fault) => ({ fault, left: fault.times ?? 1 }));
+  const limit = options.weightLimit ?? profile.defaultWeightLimit;
+  const windowMs = options.weightWindowMs ?? profile.defaultWindowMs;
+  const abuseThreshold = options.abuseThreshold ?? 3;
+  const banMs = options.banMs ?? 120_000;
+  let windowStart = 0;
+  let used = 0;
+  let backoffUntil = 0;
+  let violations = 0;
+  let bannedUntil = 0;
+  let dataCount = 0;
+  const sockets = new Set<import("node:net").Socket>();
+
+  const takeFault = (req: LoggedRequest): EmulatorFault | undefined => {
+    for (const f of faults) {
+      if (f.left <= 0) continue;
+      const at = f.fault.at;
+      const hit = typeof at === "number" ? req.dataN === at : at(req);
+      if (hit) {
+        f.left--;
+        return f.fault;
+      }
+    }
+    return undefined;
+  };
+
+  const handle = async (
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const query: Record<string, string> = {};
+    url.searchParams.forEach((v, k) => (query[k] = v));
+    const path = url.pathname;
+    const isData = profile.isData(path);
+    if (isData) dataCount++;
+    const entry: LoggedRequest = {
+      n: log.length + 1,
+      dataN: isData ? dataCount : 0,
+      at: Date.now(),
+      method: req.method ?? "GET",
+      path,
+      query,
+      status: 0,
+      weight: profile.weight(path, query),
+    };
+    log.push(entry);
+    const latency = typeof options.latencyMs === "function"
+      ? options.latencyMs(entry)
+      : options.latencyMs ?? 0;
+
+    const send = async (
+      status: number,
+      body: unknown,
+      headers: Record<string, string> = {},
+    ): Promise<void> => {
+      if (latency > 0) await delay(latency);
+      entry.status = status;
+      const text = typeof body === "string" ? body : JSON.stringify(body);
+      const bytes = encoder.encode(text);
+      res.writeHead(status, {
+        "content-type": "application/json;charset=UTF-8",
+        "content-length": String(bytes.byteLength),
+        ...headers,
+      });
+      res.end(bytes);
+    };
+
+    // Rate limit and bans, on the wall clock.
+    const wall = Date.now();
+    if (wall < bannedUntil) {
+      const ban = profile.banAnswer();
+      await send(ban.status, ban.body, {
+        "retry-after": String(Math.ceil((bannedUntil - wall) / 1000)),
+      });
+      return;
+    }
+    if (wall < backoffUntil) {
+      violations++;
+      if (violations >= abuseThreshold) {
+        bannedUntil = wall + banMs;
+        const ban = profile.banAnswer();
+        await send(ban.status, ban.body, {
+          "retry-after": String(Math.ceil(banMs / 1000)),
+        });
+        return;
+      }
+    }
+    const win = Math.floor(wall / windowMs) * windowMs;
+    if (win !== windowStart) {
+      windowStart = win;
+      used = 0;
+    }
+    if (used + entry.weight > limit) {
+      const retryMs = windowStart + windowMs - wall;
+      backoffUntil = windowStart + windowMs;
+      await send(429, profile.rateLimitBody(limit, windowMs), {
+        "retry-after": String(Math.max(1, Math.ceil(retryMs / 1000))),
+        ...profile.usageHeaders(used, limit, windowMs),
+      });
+      return;
+    }
+    used += entry.weight;
+    if (wall >= backoffUntil) violations = 0;
+
+    const fault = takeFault(entry);
+    if (fault) entry.fault = fault.kind;
+    const retryAfter = String(fault?.retryAfter ?? 1);
+    switch (fault?.kind) {
+      case "429":
+        await send(429, profile.rateLimitBody(limit, windowMs), {
+          "retry-after": retryAfter,
+        });
+        return;
+      case "418":
+        await send(418, profile.banAnswer().body, {
+          "retry-after": retryAfter,
+        });
+        return;
+      case "500":
+      case "503":
+        await send(
+          Number(fault.kind),
+          profile.serverErrorBody(Number(fault.kind)),
+          fault.kind === "503" ? { "retry-after": retryAfter } : {},
+        );
+        return;
+      case "drop":
+        if (latency > 0) await delay(latency);
+        entry.status = 0;
+        req.socket.destroy();
+        return;
+      case "slow":
+        await delay(fault.delayMs ?? 2000);
+        break;
+      default:
+        break;
+    }
+    let answer: RouteAnswer;
+    try {
+      answer = profile.route(path, query);
+    } catch (e) {
+      await send(500, profile.serverErrorBody(500));
+      console.error(e);
+      return;
+    }
+    const headers = {
+      ...profile.usageHeaders(used, limit, windowMs),
+      ...answer.headers,
+    };
+    if (fault?.kind === "malformed") {
+      const text = JSON.stringify(answer.body);
+      await send(
+        answer.status ?? 200,
+        text.slice(0, Math.ceil(text.length / 2)),
+        headers,
+      );
+      return;
+    }
+    await send(answer.status ?? 200, answer.body, headers);
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((e) => {
+      try {
+        res.destroy(e as Error);
+      } catch {
+        // already gone
+      }
+    });
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  let closed = false;
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests: log,
+    symbols,
+    addFault(fault: EmulatorFault): void {
+      faults.push({ fault, left: fault.times ?? 1 });
+    },
+    expectedCandles(id, timeframe, from, to): CandleBatch {
+      return source.expected(id, timeframe, from, to);
+    },
+    countStatus(status: number): number {
+      return log.filter((r) => r.status === status).length;
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+const encoder = new TextEncoder();
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Parses an integer query parameter; `undefined` when absent, NaN when malformed. */
+export function intParam(
+  query: Readonly<Record<string, string>>,
+  key: string,
+): number | undefined {
+  const v = query[key];
+  if (v === undefined || v === "") return undefined;
+  return /^-?\d+$/.test(v) ? Number(v) : NaN;
+}
