@@ -1,0 +1,528 @@
+/**
+ * The `pyne-data` command line: download OHLCV candles into PyneCore `.ohlcv`
+ * files, top them up, inspect and convert them.
+ *
+ * This module is thin: it parses arguments (commander), loads only what the
+ * chosen command needs (ccxt is loaded only by ccxt commands), calls the
+ * library, renders progress and errors, and is the only place that prints or
+ * exits.
+ *
+ * @example
+ * ```sh
+ * deno run -A cli.ts download ccxt BINANCE:BTC/USDT BINANCE:ETH/USDT -t 1D --from 2024-01-01
+ * deno run -A cli.ts download ccxt:BYBIT:BTC/USDT:USDT@60 --from 30
+ * deno run -A cli.ts inspect data/ccxt_BINANCE_BTC_USDT_1D.ohlcv --json
+ * ```
+ *
+ * Programmatic use (the offline demo does this):
+ *
+ * ```ts
+ * import { main } from "./cli.ts";
+ * const code = await main(["inspect", "data/ccxt_BINANCE_BTC_USDT_1D.ohlcv"]);
+ * ```
+ *
+ * @module
+ */
+
+import denoJson from "./deno.json" with { type: "json" };
+import { Command, CommanderError, Option } from "commander";
+import {
+  EXIT_INTERRUPTED,
+  EXIT_OK,
+  EXIT_USAGE,
+  formatError,
+  InterruptedError,
+  oneLine,
+  reportError,
+  UsageError,
+} from "./cli/_errors.ts";
+import type { CliContext } from "./cli/_context.ts";
+
+/** The version of this package, read from `deno.json` at build time. */
+export const VERSION: string = denoJson.version;
+
+/** Where the CLI writes and what it knows about its terminal. */
+export interface CliIo {
+  /** Writes to standard output. */
+  stdout(text: string): void;
+  /** Writes to standard error. */
+  stderr(text: string): void;
+  /** True when stderr is a terminal (live progress display). */
+  stderrIsTerminal: boolean;
+  /** Terminal width in columns. */
+  columns: number;
+  /** Environment variables (credentials, `NO_COLOR`). */
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Options of {@linkcode main}. */
+export interface MainOptions {
+  /** Output and environment; defaults to the process's stdout, stderr and env. */
+  io?: Partial<CliIo>;
+  /** Aborts a running command (as Ctrl-C does); the result is then 130. */
+  signal?: AbortSignal;
+  /**
+   * Install a SIGINT (Ctrl-C) handler that aborts the running command.
+   * @default {true}
+   */
+  handleSignals?: boolean;
+}
+
+const encoder = new TextEncoder();
+
+function defaultIo(): CliIo {
+  let columns = 100;
+  let tty = false;
+  try {
+    tty = Deno.stderr.isTerminal();
+    if (tty) columns = Deno.consoleSize().columns;
+  } catch {
+    // not a terminal or no console size
+  }
+  let env: Record<string, string | undefined>;
+  try {
+    env = Deno.env.toObject();
+  } catch {
+    env = {};
+  }
+  return {
+    stdout: (t) => writeAll(Deno.stdout, t),
+    stderr: (t) => writeAll(Deno.stderr, t),
+    stderrIsTerminal: tty,
+    columns,
+    env,
+  };
+}
+
+function writeAll(
+  f: { writeSync(p: Uint8Array): number },
+  text: string,
+): void {
+  let bytes = encoder.encode(text);
+  while (bytes.length > 0) {
+    const n = f.writeSync(bytes);
+    bytes = bytes.subarray(n);
+  }
+}
+
+/** Short flags of the original (Python) tool, rewritten to ours. */
+const LEGACY_FLAGS: Record<string, string> = {
+  "-tf": "--timeframe",
+  "-ls": "--list-symbols",
+  "-si": "--show-info",
+  "-tr": "--truncate",
+};
+
+const EXAMPLES = {
+  root: `
+Examples:
+  $ pyne-data download ccxt BINANCE:BTC/USDT BINANCE:ETH/USDT -t 1D --from 2024-01-01
+  $ pyne-data download ccxt:BYBIT:BTC/USDT:USDT@60 --from 30
+  $ pyne-data download data/ccxt_BINANCE_BTC_USDT_1D.ohlcv    # top up one file
+  $ pyne-data update                                          # top up every file in ./data
+  $ pyne-data inspect data/ccxt_BINANCE_BTC_USDT_1D.ohlcv
+  $ pyne-data convert prices.csv prices.ohlcv --timeframe 1D
+  $ pyne-data symbols ccxt binance --search BTC
+
+Exit codes: 0 ok, 1 provider or runtime failure, 2 usage error, 130 interrupted.
+Data goes to ./data, provider configuration lives in ./config (change with
+--ohlcv-dir and --config-dir).`,
+  download: `
+Targets:
+  <provider> <symbol>...          e.g. ccxt BINANCE:BTC/USDT BYBIT:ETH/USDT:USDT -t 60
+  <provider string>...            e.g. ccxt:BYBIT:BTC/USDT:USDT@1D capitalcom:EURUSD@60
+  <file.ohlcv | file.toml>...     top up a file from its [download] section
+
+Dates (--from, --to): continue | N (days back) | YYYY-MM-DD | "YYYY-MM-DD HH:MM[:SS]" | ISO 8601
+Timeframes: TradingView 1, 5, 60, 240, 1D, 1W, 1M; MetaTrader M1, H1, H4, D1, W1, MN1; ccxt 1m, 1h, 1d
+
+Examples:
+  $ pyne-data download ccxt BINANCE:BTC/USDT -t 1D --from 2020-01-01
+  $ pyne-data download ccxt BINANCE:BTC/USDT BINANCE:ETH/USDT BINANCE:SOL/USDT -t 60 --from 90
+  $ pyne-data download ccxt:BYBIT:BTC/USDT:USDT@1D --from 2024-01-01 --to 2024-06-30
+  $ pyne-data download capitalcom EURUSD -t H1 --from 30 --extra-data
+  $ pyne-data download data/ccxt_BINANCE_BTC_USDT_1D.ohlcv       # top up
+  $ pyne-data download ccxt BINANCE:BTC/USDT -t 1D --from 365 --truncate
+  $ pyne-data download ccxt --list-symbols --search binance
+  $ pyne-data download ccxt BINANCE:BTC/USDT -t 1D --show-info
+  $ pyne-data download ccxt BINANCE:BTC/USDT -t 1D --from 30 --json > summary.json`,
+  data: `
+The original tool's form keeps working:
+  $ pyne-data data download CCXTProvider "binance:BTC/USDT" --timeframe D1 --from 30 --to 0`,
+  update: `
+Examples:
+  $ pyne-data update                  # every .ohlcv in ./data
+  $ pyne-data update ~/market-data --json`,
+  inspect: `
+Examples:
+  $ pyne-data inspect data/ccxt_BINANCE_BTC_USDT_1D.ohlcv
+  $ pyne-data inspect data/ccxt_BINANCE_BTC_USDT_1D.ohlcv --json | jq .count`,
+  convert: `
+By extension: .csv/.json -> .ohlcv, and .ohlcv -> .csv/.json.
+
+Examples:
+  $ pyne-data convert btc.csv btc.ohlcv --timeframe 1D --minmove 1 --pricescale 100
+  $ pyne-data convert data/ccxt_BINANCE_BTC_USDT_1D.ohlcv btc.csv
+  $ pyne-data convert data/ccxt_BINANCE_BTC_USDT_1D.ohlcv btc.json`,
+  providers: `
+Examples:
+  $ pyne-data providers
+  $ pyne-data providers --json`,
+  symbols: `
+Examples:
+  $ pyne-data symbols ccxt                     # exchanges ccxt supports
+  $ pyne-data symbols ccxt binance --search BTC
+  $ pyne-data symbols capitalcom --search apple`,
+  info: `
+Examples:
+  $ pyne-data info ccxt BINANCE:BTC/USDT
+  $ pyne-data info ccxt BYBIT:BTC/USDT:USDT -t 60 --json
+  $ pyne-data info capitalcom EURUSD`,
+};
+
+function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .option("-q, --quiet", "print only errors")
+    .option("-v, --verbose", "print diagnostics and stack traces");
+}
+
+function addProviderOptions(cmd: Command): Command {
+  return cmd.option(
+    "--config-dir <dir>",
+    "folder of provider configuration files",
+    "./config",
+  );
+}
+
+function addDownloadOptions(cmd: Command): Command {
+  cmd
+    .option(
+      "-t, --timeframe <tf>",
+      "timeframe (TradingView 1D, MetaTrader D1 or ccxt 1d notation)",
+    )
+    .option(
+      "-f, --from <date>",
+      "start: continue | N days back | YYYY-MM-DD | ISO 8601",
+    )
+    .option("--to <date>", "end (exclusive): N days back | date; default now")
+    .option(
+      "--truncate",
+      "replace existing data (the old file stays until the new one is complete)",
+    )
+    .option("-o, --ohlcv-dir <dir>", "folder of the .ohlcv files", "./data")
+    .option(
+      "--list-symbols",
+      "list the provider's symbols instead of downloading",
+    )
+    .option("--search <text>", "filter --list-symbols by text")
+    .option(
+      "--show-info",
+      "print the symbol information instead of downloading",
+    )
+    .option(
+      "--extra-data",
+      "also store extra per-candle data (e.g. ask prices) in .extra.csv",
+    )
+    .option("--concurrency <n>", "pages fetched at once per symbol")
+    .option("--limit <n>", "candles per request (page size)")
+    .option("--json", "print the summary as JSON on stdout")
+    .addOption(new Option("-s, --symbol <symbol>").hideHelp())
+    .addOption(new Option("--symbol-info").hideHelp());
+  addProviderOptions(cmd);
+  return addCommonOptions(cmd);
+}
+
+/** Shared state of one CLI run, passed to the command modules. */
+function makeContext(
+  io: CliIo,
+  signal: AbortSignal,
+  opts: Record<string, unknown>,
+): CliContext {
+  const noColor = io.env["NO_COLOR"] !== undefined && io.env["NO_COLOR"] !== "";
+  return {
+    io,
+    signal,
+    quiet: opts["quiet"] === true,
+    verbose: opts["verbose"] === true,
+    json: opts["json"] === true,
+    color: io.stderrIsTerminal && !noColor,
+    out: (t) => io.stdout(t),
+    info: (t) => {
+      if (opts["quiet"] !== true) io.stderr(t);
+    },
+    log: (t) => {
+      if (opts["verbose"] === true) io.stderr(`[verbose] ${t}\n`);
+    },
+  };
+}
+
+function buildProgram(
+  io: CliIo,
+  signal: AbortSignal,
+  setVerbose: (v: boolean) => void,
+): Command {
+  const program = new Command("pyne-data");
+  program
+    .description(
+      "Download OHLCV candles (ccxt exchanges, Capital.com) into PyneCore .ohlcv files.",
+    )
+    .version(VERSION, "-V, --version", "print the version")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout(s),
+      writeErr: (s) => io.stderr(s),
+      outputError: () => {}, // reported by main() in our one-line format
+    })
+    .showSuggestionAfterError(true)
+    .allowExcessArguments(false)
+    .helpCommand("help [command]", "show help for a command")
+    .addHelpText("after", EXAMPLES.root);
+
+  const ctx = (cmd: Command): CliContext => {
+    const opts = cmd.optsWithGlobals();
+    setVerbose(opts["verbose"] === true);
+    return makeContext(io, signal, opts);
+  };
+
+  const dl = program
+    .command("download")
+    .description(
+      "download candles for symbols, provider strings or existing files",
+    )
+    .argument(
+      "[targets...]",
+      "<provider> <symbol>..., provider strings, or .ohlcv/.toml files",
+    )
+    .addHelpText("after", EXAMPLES.download);
+  addDownloadOptions(dl).action(async (targets: string[], _o, cmd: Command) => {
+    const m = await import("./cli/_download.ts");
+    await m.downloadCommand(ctx(cmd), targets, cmd.opts());
+  });
+
+  const data = program
+    .command("data")
+    .description("the original tool's command group (data download ...)")
+    .addHelpText("after", EXAMPLES.data);
+  const dataDl = data
+    .command("download")
+    .description("download candles (same as `pyne-data download`)")
+    .argument("[targets...]", "<provider> <symbol>...")
+    .addHelpText("after", EXAMPLES.data);
+  addDownloadOptions(dataDl).action(
+    async (targets: string[], _o, cmd: Command) => {
+      const m = await import("./cli/_download.ts");
+      await m.downloadCommand(ctx(cmd), targets, cmd.opts());
+    },
+  );
+
+  const update = program
+    .command("update")
+    .description(
+      "top up every .ohlcv file in a folder from its [download] section",
+    )
+    .argument("[dir]", "folder of .ohlcv files (default: --ohlcv-dir)")
+    .option("-o, --ohlcv-dir <dir>", "folder of the .ohlcv files", "./data")
+    .option("--to <date>", "end (exclusive): N days back | date; default now")
+    .option("--concurrency <n>", "pages fetched at once per symbol")
+    .option("--limit <n>", "candles per request (page size)")
+    .option("--json", "print the summary as JSON on stdout")
+    .addHelpText("after", EXAMPLES.update);
+  addProviderOptions(update);
+  addCommonOptions(update).action(
+    async (dir: string | undefined, _o, cmd: Command) => {
+      const m = await import("./cli/_download.ts");
+      await m.updateCommand(ctx(cmd), dir, cmd.opts());
+    },
+  );
+
+  addCommonOptions(
+    program
+      .command("inspect")
+      .description(
+        "print a .ohlcv file's format, period, count, range, grid and gaps",
+      )
+      .argument("<file>", ".ohlcv file")
+      .option("--json", "print one JSON object on stdout")
+      .option("--no-gaps", "skip the gap scan (header facts only)")
+      .addHelpText("after", EXAMPLES.inspect),
+  ).action(async (file: string, _o, cmd: Command) => {
+    const m = await import("./cli/_file_commands.ts");
+    await m.inspectCommand(ctx(cmd), file, cmd.opts());
+  });
+
+  addCommonOptions(
+    program
+      .command("convert")
+      .description("convert between .csv/.json and .ohlcv, by extension")
+      .argument("<in>", "input file (.csv, .json or .ohlcv)")
+      .argument("<out>", "output file (.ohlcv, .csv or .json)")
+      .option(
+        "-t, --timeframe <tf>",
+        "period of the candles (inferred from the input when omitted)",
+      )
+      .option("--minmove <n>", "tick grid numerator (with --pricescale)")
+      .option("--pricescale <n>", "tick grid denominator (with --minmove)")
+      .option("--force", "overwrite an existing output file")
+      .addHelpText("after", EXAMPLES.convert),
+  ).action(async (input: string, output: string, _o, cmd: Command) => {
+    const m = await import("./cli/_file_commands.ts");
+    await m.convertCommand(ctx(cmd), input, output, cmd.opts());
+  });
+
+  addCommonOptions(
+    program
+      .command("providers")
+      .description("list the data providers")
+      .option("--json", "print JSON on stdout")
+      .addHelpText("after", EXAMPLES.providers),
+  ).action(async (_o, cmd: Command) => {
+    const m = await import("./cli/_download.ts");
+    await m.providersCommand(ctx(cmd), cmd.opts());
+  });
+
+  const symbols = program
+    .command("symbols")
+    .description(
+      "list a provider's symbols (ccxt: exchanges, or one exchange's markets)",
+    )
+    .argument("<provider>", "provider name (see `pyne-data providers`)")
+    .argument("[exchange]", "ccxt exchange id, e.g. binance")
+    .option("--search <text>", "case-insensitive filter")
+    .option("--json", "print JSON on stdout")
+    .addHelpText("after", EXAMPLES.symbols);
+  addProviderOptions(symbols);
+  addCommonOptions(symbols).action(
+    async (
+      provider: string,
+      exchange: string | undefined,
+      _o,
+      cmd: Command,
+    ) => {
+      const m = await import("./cli/_download.ts");
+      await m.symbolsCommand(ctx(cmd), provider, exchange, cmd.opts());
+    },
+  );
+
+  const info = program
+    .command("info")
+    .description("print a symbol's information (what goes into the .toml)")
+    .argument("<provider>", "provider name")
+    .argument("<symbol>", "symbol, e.g. BINANCE:BTC/USDT")
+    .option("-t, --timeframe <tf>", "timeframe", "1D")
+    .option("--json", "print JSON on stdout")
+    .addHelpText("after", EXAMPLES.info);
+  addProviderOptions(info);
+  addCommonOptions(info).action(
+    async (provider: string, symbol: string, _o, cmd: Command) => {
+      const m = await import("./cli/_download.ts");
+      await m.infoCommand(ctx(cmd), provider, symbol, cmd.opts());
+    },
+  );
+
+  return program;
+}
+
+function commanderToUsage(e: CommanderError, args: string[]): UsageError {
+  const msg = oneLine(e.message).replace(/^error:\s*/i, "");
+  const first = msg.charAt(0).toUpperCase() + msg.slice(1);
+  const cmd = args.find((a) => !a.startsWith("-"));
+  const known = [
+    "download",
+    "data",
+    "update",
+    "inspect",
+    "convert",
+    "providers",
+    "symbols",
+    "info",
+  ];
+  const helpFor = cmd && known.includes(cmd)
+    ? `pyne-data ${cmd === "data" ? "data download" : cmd} --help`
+    : "pyne-data --help";
+  return new UsageError(first, `Run \`${helpFor}\` for usage and examples.`);
+}
+
+/**
+ * Runs the CLI with `args` (without the program name) and returns the exit
+ * code: 0 success, 1 provider or runtime failure, 2 usage error, 130
+ * interrupted. Never calls `Deno.exit`.
+ */
+export async function main(
+  args: string[],
+  options: MainOptions = {},
+): Promise<number> {
+  const io: CliIo = { ...defaultIo(), ...options.io };
+  const controller = new AbortController();
+  const onAbort = () =>
+    controller.abort(new InterruptedError("Interrupted by the caller"));
+  if (options.signal) {
+    if (options.signal.aborted) onAbort();
+    else options.signal.addEventListener("abort", onAbort, { once: true });
+  }
+  let sigints = 0;
+  const onSigint = () => {
+    sigints++;
+    if (sigints > 1) {
+      io.stderr("Error: interrupted twice; exiting now\n");
+      Deno.exit(EXIT_INTERRUPTED);
+    }
+    io.stderr("\nInterrupted: finishing the current commit, please wait...\n");
+    controller.abort(new InterruptedError("Interrupted (Ctrl-C)"));
+  };
+  const handleSignals = options.handleSignals ?? true;
+  if (handleSignals) {
+    try {
+      Deno.addSignalListener("SIGINT", onSigint);
+    } catch {
+      // signals unsupported here
+    }
+  }
+  let verbose = args.includes("--verbose") || args.includes("-v");
+  const argv = args.map((a) => LEGACY_FLAGS[a] ?? a);
+  const color = io.stderrIsTerminal &&
+    !(io.env["NO_COLOR"] !== undefined && io.env["NO_COLOR"] !== "");
+  try {
+    if (argv.length === 0) {
+      const program = buildProgram(io, controller.signal, () => {});
+      io.stdout(program.helpInformation());
+      return EXIT_OK;
+    }
+    const program = buildProgram(io, controller.signal, (v) => {
+      verbose = v;
+    });
+    await program.parseAsync(argv, { from: "user" });
+    if (controller.signal.aborted) return EXIT_INTERRUPTED;
+    return EXIT_OK;
+  } catch (e) {
+    let err: unknown = e;
+    if (e instanceof CommanderError) {
+      if (
+        e.code === "commander.helpDisplayed" || e.code === "commander.version"
+      ) {
+        return EXIT_OK;
+      }
+      if (e.code === "commander.help") return EXIT_OK;
+      if (e.code === "commander.executeSubCommandAsync") return e.exitCode;
+      err = commanderToUsage(e, argv);
+    } else if (controller.signal.aborted && !(e instanceof UsageError)) {
+      err = controller.signal.reason;
+    }
+    const report = reportError(err);
+    io.stderr(formatError(err, report, { verbose, color }));
+    return report.code === EXIT_OK ? EXIT_USAGE : report.code;
+  } finally {
+    options.signal?.removeEventListener("abort", onAbort);
+    if (handleSignals) {
+      try {
+        Deno.removeSignalListener("SIGINT", onSigint);
+      } catch {
+        // ignore
+      }
+    }
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args);
+  Deno.exit(code);
+}

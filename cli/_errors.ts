@@ -1,0 +1,134 @@
+/**
+ * Maps errors to exit codes and one-line `Error: ...` messages (plus a hint
+ * line) for the CLI. Private to `cli.ts`.
+ *
+ * @module
+ */
+
+/** Exit code: success. */
+export const EXIT_OK = 0;
+/** Exit code: a provider or runtime failure. */
+export const EXIT_FAILURE = 1;
+/** Exit code: a usage error (bad flag, timeframe, date, symbol format, provider name). */
+export const EXIT_USAGE = 2;
+/** Exit code: interrupted by SIGINT (Ctrl-C). */
+export const EXIT_INTERRUPTED = 130;
+
+/** A mistake in the command line: exits 2. */
+export class UsageError extends Error {
+  /** A line telling the user how to fix it. */
+  readonly hint: string | undefined;
+
+  /** Creates a usage error. */
+  constructor(message: string, hint?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "UsageError";
+    this.hint = hint;
+  }
+}
+
+/** Raised when the run was interrupted (Ctrl-C): exits 130. */
+export class InterruptedError extends Error {
+  /** Creates an interrupted error. */
+  constructor(message = "Interrupted") {
+    super(message);
+    this.name = "InterruptedError";
+  }
+}
+
+/** How an error is reported. */
+export interface ErrorReport {
+  /** Exit code. */
+  code: number;
+  /** The message after `Error: `, one line. */
+  message: string;
+  /** Optional hint line. */
+  hint: string | undefined;
+}
+
+/** True for the errors an AbortSignal produces. */
+export function isAbortError(e: unknown): boolean {
+  if (e instanceof InterruptedError) return true;
+  const name = (e as { name?: unknown } | null)?.name;
+  return name === "AbortError";
+}
+
+/** Collapses a message to one line (commander appends suggestions on new lines). */
+export function oneLine(text: string): string {
+  return text.split(/\r?\n/).map((s) => s.trim()).filter((s) => s !== "")
+    .join(" ");
+}
+
+function hintFor(e: Error): string | undefined {
+  const name = e.name;
+  const msg = e.message;
+  if (name === "ConfigError") {
+    return "Fix or delete the configuration file named above (a fresh template is written when it is missing).";
+  }
+  if (name === "FormatError") {
+    return "The file is not a valid PyneCore .ohlcv file; re-download or convert it again.";
+  }
+  if (/lock/i.test(msg) && /writer|locked|lock file/i.test(msg)) {
+    return "Another pyne-data process is writing this file; wait for it to finish (a stale lock of a dead process is taken over).";
+  }
+  if (name === "ProviderError" || name === "TransientProviderError") {
+    if (/credential|api key|password|login|auth/i.test(msg)) {
+      return "Check the provider's credentials in the config directory or environment (see `pyne-data info --help`).";
+    }
+    if (/symbol|market/i.test(msg)) {
+      return "List valid symbols with `pyne-data symbols <provider> [exchange] --search <text>`.";
+    }
+    return "Run again with --verbose for details; a download resumes where it stopped.";
+  }
+  return undefined;
+}
+
+/** Classifies any thrown value into an exit code, a one-line message and a hint. */
+export function reportError(e: unknown): ErrorReport {
+  if (e instanceof UsageError) {
+    return { code: EXIT_USAGE, message: oneLine(e.message), hint: e.hint };
+  }
+  if (isAbortError(e)) {
+    return {
+      code: EXIT_INTERRUPTED,
+      message: "Interrupted; every file written so far is valid",
+      hint: "Run the same command again to resume where it stopped.",
+    };
+  }
+  if (e instanceof Error) {
+    const message = oneLine(e.message) || e.name;
+    return { code: EXIT_FAILURE, message, hint: hintFor(e) };
+  }
+  return { code: EXIT_FAILURE, message: oneLine(String(e)), hint: undefined };
+}
+
+/**
+ * Formats an error report for stderr: `Error: <message>` and, when there is
+ * one, `Hint: <hint>`. With `verbose` the stack (and causes) follow.
+ */
+export function formatError(
+  e: unknown,
+  report: ErrorReport,
+  options: { verbose: boolean; color: boolean },
+): string {
+  const red = options.color ? (s: string) => `\x1b[31m${s}\x1b[39m` : (
+    s: string,
+  ) => s;
+  const dim = options.color ? (s: string) => `\x1b[2m${s}\x1b[22m` : (
+    s: string,
+  ) => s;
+  let out = `${red("Error:")} ${report.message}\n`;
+  if (report.hint) out += `${dim("Hint:")} ${report.hint}\n`;
+  if (options.verbose && e instanceof Error && !(e instanceof UsageError)) {
+    let cur: unknown = e;
+    let depth = 0;
+    while (cur instanceof Error && depth < 5) {
+      if (cur.stack) {
+        out += dim(depth === 0 ? cur.stack : `Caused by: ${cur.stack}`) + "\n";
+      }
+      cur = cur.cause;
+      depth++;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,312 @@
+/**
+ * A small TTY-aware progress renderer for the CLI: live per-task bars plus an
+ * overall line on a terminal, plain lines at a modest rate otherwise.
+ * Private to `cli.ts`; it only writes through the `write` callback it gets.
+ *
+ * @module
+ */
+
+/** Options of {@linkcode ProgressRenderer}. */
+export interface ProgressRendererOptions {
+  /** Receives the text to print (stderr). */
+  write: (text: string) => void;
+  /** Live redrawing display (stderr is a terminal). */
+  tty: boolean;
+  /** ANSI colours (a terminal and `NO_COLOR` unset). */
+  color: boolean;
+  /** Terminal width in columns. @default {100} */
+  columns?: number;
+  /** Clock. @default {Date.now} */
+  now?: () => number;
+  /** Minimum ms between two plain lines of the same task (non-TTY). @default {2000} */
+  plainIntervalMs?: number;
+  /** Ms between two redraws of the live display. @default {100} */
+  redrawMs?: number;
+}
+
+/** Progress of one task as the download reports it. */
+export interface TaskUpdate {
+  /** Candles written so far. */
+  candles?: number;
+  /** Open time (ms) of the last candle written. */
+  reached?: number;
+  /** Retries so far. */
+  retries?: number;
+}
+
+interface Task {
+  id: string;
+  label: string;
+  from: number | undefined;
+  to: number | undefined;
+  periodMs: number;
+  started: number;
+  candles: number;
+  reached: number | undefined;
+  retries: number;
+  state: "running" | "done" | "failed";
+  note: string;
+  lastPlain: number;
+  lastPlainPct: number;
+}
+
+/** Formats a count with thousands separators. */
+export function fmtInt(n: number): string {
+  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+}
+
+/** Formats a ms timestamp as `YYYY-MM-DD HH:MM` (UTC). */
+export function fmtTime(ms: number | undefined): string {
+  if (ms === undefined || !Number.isFinite(ms)) return "-";
+  return new Date(ms).toISOString().slice(0, 16).replace("T", " ");
+}
+
+/** Formats a duration in seconds as `1:05`, `1:02:03`. */
+export function fmtDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "--:--";
+  const s = Math.round(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, "0");
+  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
+}
+
+/** Renders per-task and overall progress on stderr. */
+export class ProgressRenderer {
+  readonly #o: Required<ProgressRendererOptions>;
+  readonly #tasks = new Map<string, Task>();
+  #drawnLines = 0;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #stopped = false;
+  readonly #started: number;
+
+  /** Creates a renderer. */
+  constructor(options: ProgressRendererOptions) {
+    this.#o = {
+      columns: 100,
+      now: Date.now,
+      plainIntervalMs: 2000,
+      redrawMs: 100,
+      ...options,
+    };
+    this.#started = this.#o.now();
+  }
+
+  /** Registers a task. `from`/`to` (ms) give the time range for percent and ETA. */
+  add(
+    id: string,
+    label: string,
+    range: {
+      from?: number | undefined;
+      to?: number | undefined;
+      periodMs?: number;
+    },
+  ): void {
+    const now = this.#o.now();
+    this.#tasks.set(id, {
+      id,
+      label,
+      from: range.from,
+      to: range.to,
+      periodMs: range.periodMs ?? 0,
+      started: now,
+      candles: 0,
+      reached: undefined,
+      retries: 0,
+      state: "running",
+      note: "",
+      lastPlain: 0,
+      lastPlainPct: -1,
+    });
+    if (this.#o.tty && !this.#timer && !this.#stopped) {
+      this.#timer = setInterval(() => this.#draw(), this.#o.redrawMs);
+      // Never keep the process alive for a redraw.
+      (this.#timer as unknown as { unref?: () => void }).unref?.();
+      const d = (globalThis as { Deno?: { unrefTimer?: (id: number) => void } })
+        .Deno;
+      if (typeof this.#timer === "number") d?.unrefTimer?.(this.#timer);
+    }
+    if (!this.#o.tty) this.#plain(this.#tasks.get(id)!, true);
+  }
+
+  /** Sets the time range of a task once it is known (for example after resuming). */
+  setRange(id: string, from: number | undefined, to: number | undefined): void {
+    const t = this.#tasks.get(id);
+    if (!t) return;
+    t.from = from;
+    t.to = to;
+  }
+
+  /** Records progress of a task. */
+  update(id: string, update: TaskUpdate): void {
+    const t = this.#tasks.get(id);
+    if (!t) return;
+    if (update.candles !== undefined) t.candles = update.candles;
+    if (update.reached !== undefined) t.reached = update.reached;
+    if (update.retries !== undefined) t.retries = update.retries;
+    if (!this.#o.tty) this.#plain(t, false);
+  }
+
+  /** Marks a task finished (or failed) with a short note. */
+  finish(id: string, ok: boolean, note = ""): void {
+    const t = this.#tasks.get(id);
+    if (!t) return;
+    t.state = ok ? "done" : "failed";
+    t.note = note;
+    if (!this.#o.tty) this.#plain(t, true);
+    else this.#draw();
+  }
+
+  /** Stops redrawing; leaves the last frame on screen. */
+  stop(): void {
+    if (this.#stopped) return;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#o.tty && this.#tasks.size > 0) this.#draw();
+    this.#stopped = true;
+  }
+
+  #pct(t: Task): number | undefined {
+    if (t.state === "done") return 100;
+    if (t.from === undefined || t.to === undefined || t.to <= t.from) {
+      return undefined;
+    }
+    if (t.reached === undefined) return 0;
+    const end = t.periodMs > 0 ? t.reached + t.periodMs : t.reached;
+    const p = ((end - t.from) / (t.to - t.from)) * 100;
+    return Math.max(0, Math.min(100, p));
+  }
+
+  #rate(t: Task): number {
+    const secs = (this.#o.now() - t.started) / 1000;
+    return secs > 0.2 ? t.candles / secs : 0;
+  }
+
+  #eta(t: Task): number | undefined {
+    const pct = this.#pct(t);
+    if (pct === undefined || pct <= 0 || t.state !== "running") {
+      return undefined;
+    }
+    const secs = (this.#o.now() - t.started) / 1000;
+    return (secs * (100 - pct)) / pct;
+  }
+
+  #plain(t: Task, force: boolean): void {
+    const now = this.#o.now();
+    const pct = this.#pct(t);
+    if (!force) {
+      if (now - t.lastPlain < this.#o.plainIntervalMs) return;
+      if (pct !== undefined && Math.floor(pct) === t.lastPlainPct) return;
+    }
+    t.lastPlain = now;
+    t.lastPlainPct = pct === undefined ? -1 : Math.floor(pct);
+    const state = t.state === "running"
+      ? (t.candles === 0 && t.reached === undefined ? "start" : "progress")
+      : t.state;
+    const parts = [
+      `${state} ${t.label}`,
+      pct === undefined ? undefined : `${pct.toFixed(0)}%`,
+      `${fmtInt(t.candles)} candles`,
+      t.reached === undefined ? undefined : `reached ${fmtTime(t.reached)}`,
+      t.note || undefined,
+    ].filter((x) => x !== undefined);
+    this.#o.write(parts.join("  ") + "\n");
+  }
+
+  #line(t: Task): string {
+    const c = this.#o.color;
+    const green = (s: string) => (c ? `\x1b[32m${s}\x1b[39m` : s);
+    const red = (s: string) => (c ? `\x1b[31m${s}\x1b[39m` : s);
+    const dim = (s: string) => (c ? `\x1b[2m${s}\x1b[22m` : s);
+    const pct = this.#pct(t);
+    const width = 20;
+    const filled = pct === undefined ? 0 : Math.round((pct / 100) * width);
+    const bar = "█".repeat(filled) + "░".repeat(width - filled);
+    const eta = this.#eta(t);
+    const label = t.label.length > 32
+      ? t.label.slice(0, 31) + "…"
+      : t.label.padEnd(32);
+    const status = t.state === "running"
+      ? `ETA ${eta === undefined ? "--:--" : fmtDuration(eta)}`
+      : t.state === "done"
+      ? green(`done${t.note ? ` ${t.note}` : ""}`)
+      : red(`failed${t.note ? ` ${t.note}` : ""}`);
+    return [
+      label,
+      t.state === "failed" ? red(bar) : green(bar),
+      (pct === undefined ? "  ?" : pct.toFixed(0)).padStart(3) + "%",
+      `${fmtInt(t.candles).padStart(10)} candles`,
+      `${fmtInt(this.#rate(t)).padStart(8)}/s`,
+      dim(fmtTime(t.reached)),
+      status,
+    ].join("  ");
+  }
+
+  #overall(): string {
+    let candles = 0;
+    let done = 0;
+    let failed = 0;
+    let pctSum = 0;
+    let pctN = 0;
+    for (const t of this.#tasks.values()) {
+      candles += t.candles;
+      if (t.state === "done") done++;
+      if (t.state === "failed") failed++;
+      const p = this.#pct(t);
+      if (p !== undefined) {
+        pctSum += p;
+        pctN++;
+      }
+    }
+    const n = this.#tasks.size;
+    const secs = (this.#o.now() - this.#started) / 1000;
+    const pct = pctN > 0 ? pctSum / pctN : undefined;
+    const eta = pct !== undefined && pct > 0 && done + failed < n
+      ? fmtDuration((secs * (100 - pct)) / pct)
+      : "--:--";
+    return [
+      `overall: ${done}/${n} done${failed ? `, ${failed} failed` : ""}`,
+      pct === undefined ? undefined : `${pct.toFixed(0)}%`,
+      `${fmtInt(candles)} candles`,
+      `${fmtInt(secs > 0.2 ? candles / secs : 0)}/s`,
+      `elapsed ${fmtDuration(secs)}`,
+      done + failed < n ? `ETA ${eta}` : undefined,
+    ].filter((x) => x !== undefined).join("  ");
+  }
+
+  #draw(): void {
+    if (!this.#o.tty || this.#stopped) return;
+    const cols = Math.max(40, this.#o.columns);
+    const lines = [...this.#tasks.values()].map((t) => this.#line(t));
+    if (this.#tasks.size > 1) lines.push(this.#overall());
+    let out = "";
+    if (this.#drawnLines > 0) out += `\x1b[${this.#drawnLines}A`;
+    for (const l of lines) {
+      out += `\r\x1b[2K${truncateVisible(l, cols - 1)}\n`;
+    }
+    this.#drawnLines = lines.length;
+    this.#o.write(out);
+  }
+}
+
+const ANSI_AT_START = new RegExp("^\u001b\\[[0-9;]*[A-Za-z]");
+
+/** Truncates a string with ANSI codes to `width` visible characters. */
+function truncateVisible(s: string, width: number): string {
+  let visible = 0;
+  let out = "";
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === "\x1b") {
+      const m = ANSI_AT_START.exec(s.slice(i));
+      if (m) {
+        out += m[0];
+        i += m[0].length - 1;
+        continue;
+      }
+    }
+    if (visible >= width) continue;
+    out += s[i];
+    visible++;
+  }
+  return out;
+}
