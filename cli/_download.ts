@@ -7,7 +7,7 @@
  */
 
 import { readdir, stat } from "node:fs/promises";
-import { basename, dirname, extname, join } from "node:path";
+import { basename, extname, join } from "node:path";
 import type { CliContext } from "./_context.ts";
 import {
   InterruptedError,
@@ -627,8 +627,9 @@ async function runJobs(
               }
               progress?.update(id, {
                 candles: p.candles ?? p.candlesWritten ?? p.written,
-                reached: p.lastTime ?? p.reached ?? p.last,
+                reached: p.time ?? p.lastTime ?? p.reached,
                 retries: p.retries,
+                fraction: p.fraction,
               });
             },
           };
@@ -918,6 +919,3 @@ export async function infoCommand(
     showInfo: true,
   });
 }
-
-// Keep `dirname` referenced for future path logic without a lint warning.
-void dirname;

@@ -27,11 +27,13 @@ export interface ProgressRendererOptions {
 /** Progress of one task as the download reports it. */
 export interface TaskUpdate {
   /** Candles written so far. */
-  candles?: number;
+  candles?: number | undefined;
   /** Open time (ms) of the last candle written. */
-  reached?: number;
+  reached?: number | undefined;
   /** Retries so far. */
-  retries?: number;
+  retries?: number | undefined;
+  /** Share of the range done, 0 to 1 (overrides the estimate from `reached`). */
+  fraction?: number | undefined;
 }
 
 interface Task {
@@ -44,6 +46,7 @@ interface Task {
   candles: number;
   reached: number | undefined;
   retries: number;
+  fraction: number | undefined;
   state: "running" | "done" | "failed";
   note: string;
   lastPlain: number;
@@ -113,6 +116,7 @@ export class ProgressRenderer {
       candles: 0,
       reached: undefined,
       retries: 0,
+      fraction: undefined,
       state: "running",
       note: "",
       lastPlain: 0,
@@ -144,6 +148,9 @@ export class ProgressRenderer {
     if (update.candles !== undefined) t.candles = update.candles;
     if (update.reached !== undefined) t.reached = update.reached;
     if (update.retries !== undefined) t.retries = update.retries;
+    if (update.fraction !== undefined && Number.isFinite(update.fraction)) {
+      t.fraction = Math.max(0, Math.min(1, update.fraction));
+    }
     if (!this.#o.tty) this.#plain(t, false);
   }
 
@@ -168,6 +175,7 @@ export class ProgressRenderer {
 
   #pct(t: Task): number | undefined {
     if (t.state === "done") return 100;
+    if (t.fraction !== undefined) return t.fraction * 100;
     if (t.from === undefined || t.to === undefined || t.to <= t.from) {
       return undefined;
     }

@@ -1,0 +1,108 @@
+/**
+ * Helpers for the CLI tests: run `cli.ts` as a subprocess, snapshot a folder.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+
+/** Absolute path of the repository root. */
+export const ROOT: string = fileURLToPath(new URL("../", import.meta.url));
+/** Absolute path of `cli.ts`. */
+export const CLI: string = join(ROOT, "cli.ts");
+/** Absolute path of `deno.json`. */
+export const CONFIG: string = join(ROOT, "deno.json");
+/** Fixture folder. */
+export const FIXTURES: string = join(ROOT, "tests", "fixtures", "pynecore");
+
+/** Permissions the CLI gets in tests (loopback network only). */
+export const PERMS: readonly string[] = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-net=127.0.0.1",
+];
+
+/** Result of a CLI run. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Options of {@linkcode runCli}. */
+export interface RunCliOptions {
+  /** Working directory (the default ./data and ./config land here). */
+  cwd: string;
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+}
+
+/** Runs `deno run <perms> cli.ts ...args` and collects its output. */
+export async function runCli(
+  args: readonly string[],
+  options: RunCliOptions,
+): Promise<CliRun> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--config", CONFIG, ...PERMS, CLI, ...args],
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return {
+    code: out.code,
+    stdout: dec.decode(out.stdout),
+    stderr: dec.decode(out.stderr),
+  };
+}
+
+/** Spawns the CLI without waiting (for SIGINT tests). */
+export function spawnCli(
+  args: readonly string[],
+  options: RunCliOptions,
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--config", CONFIG, ...PERMS, CLI, ...args],
+    cwd: options.cwd,
+    env: { NO_COLOR: "1", ...options.env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Every file under `dir` (relative path → sha256 of its bytes), plus folders. */
+export async function snapshotTree(dir: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const walk = async (d: string) => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      const rel = relative(dir, p);
+      if (e.isDirectory()) {
+        out.set(rel + "/", "dir");
+        await walk(p);
+      } else {
+        out.set(
+          rel,
+          createHash("sha256").update(await readFile(p)).digest("hex"),
+        );
+      }
+    }
+  };
+  await walk(dir);
+  return out;
+}
+
+/** Lines of a text without the empty last one. */
+export function lines(text: string): string[] {
+  return text.split("\n").filter((l, i, a) =>
+    !(l === "" && i === a.length - 1)
+  );
+}

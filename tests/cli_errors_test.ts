@@ -1,0 +1,310 @@
+/**
+ * The CLI's bad-invocation table: every entry exits 2 (usage) or 1 (the venue
+ * or the file refuses), prints one `Error:` line (plus a hint), no stack
+ * trace, and creates or changes no file.
+ */
+
+import assert from "node:assert/strict";
+import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { FIXTURES, lines, runCli, snapshotTree } from "./_cli_helpers.ts";
+
+interface BadCase {
+  args: string[];
+  code: 1 | 2;
+  /** Part of the error line. */
+  message: RegExp;
+}
+
+const DL = ["download", "ccxt", "BINANCE:BTC/USDT"];
+
+/** Bad invocations that need no provider or network. */
+const CASES: BadCase[] = [
+  { args: ["bogus"], code: 2, message: /unknown command 'bogus'/i },
+  {
+    args: ["download", "--frm", "30"],
+    code: 2,
+    message: /unknown option '--frm'.*--from/i,
+  },
+  { args: ["download"], code: 2, message: /nothing to download/i },
+  { args: ["download", "ccxt"], code: 2, message: /no symbol given/i },
+  { args: [...DL], code: 2, message: /missing --timeframe/i },
+  { args: [...DL, "-t", "7X"], code: 2, message: /timeframe.*"7X"/i },
+  { args: [...DL, "-t", "0"], code: 2, message: /timeframe/i },
+  {
+    args: [...DL, "-t", "1D", "--from", "yesterday"],
+    code: 2,
+    message: /--from.*yesterday/i,
+  },
+  {
+    args: [...DL, "-t", "1D", "--from", "2024-02-30"],
+    code: 2,
+    message: /--from/i,
+  },
+  {
+    args: [...DL, "-t", "1D", "--to", "continue"],
+    code: 2,
+    message: /--to cannot be "continue"/,
+  },
+  {
+    args: [...DL, "-t", "1D", "--from", "2024-06-01", "--to", "2024-01-01"],
+    code: 2,
+    message: /is not before --to/,
+  },
+  {
+    args: [...DL, "-t", "1D", "--from", "2999-01-01"],
+    code: 2,
+    message: /in the future/,
+  },
+  { args: [...DL, "-t", "1D", "--to", "13:00"], code: 2, message: /--to/ },
+  {
+    args: [...DL, "-t", "1D", "--concurrency", "0"],
+    code: 2,
+    message: /--concurrency must be a whole number/,
+  },
+  {
+    args: [...DL, "-t", "1D", "--concurrency", "abc"],
+    code: 2,
+    message: /--concurrency/,
+  },
+  {
+    args: [...DL, "-t", "1D", "--limit", "0"],
+    code: 2,
+    message: /--limit must be a whole number/,
+  },
+  { args: [...DL, "-t", "1D", "--limit", "1.5"], code: 2, message: /--limit/ },
+  { args: [...DL, "-t", "1D", "--limit", "-5"], code: 2, message: /-5/ },
+  {
+    args: [...DL, "-t", "1D", "--from"],
+    code: 2,
+    message: /--from.*argument missing/i,
+  },
+  {
+    args: ["download", "nosuchprovider", "SYM", "-t", "1D"],
+    code: 2,
+    message: /unknown provider "nosuchprovider"/i,
+  },
+  {
+    args: ["download", "binance:BTC/USDT", "-t", "1D"],
+    code: 2,
+    message: /unknown provider "binance"/i,
+  },
+  {
+    args: ["download", "ccxt:BINANCE:BTC/USDT@"],
+    code: 2,
+    message: /nothing after "@"/,
+  },
+  {
+    args: ["download", "ccxt:BINANCE:BTC/USDT@7X"],
+    code: 2,
+    message: /invalid provider string/i,
+  },
+  {
+    args: ["download", "ccxt:BINANCE:BTC/USDT"],
+    code: 2,
+    message: /no timeframe/i,
+  },
+  {
+    args: ["download", "ccxt:BINANCE:BTC/USDT@1D", "-t", "60"],
+    code: 2,
+    message: /differs/,
+  },
+  {
+    args: ["download", "ccxt", "ccxt:BINANCE:BTC/USDT@1D", "-t", "1D"],
+    code: 2,
+    message: /invalid symbol/i,
+  },
+  { args: ["download", "missing.ohlcv"], code: 2, message: /does not exist/ },
+  { args: ["download", "data/notoml.ohlcv"], code: 2, message: /is missing/ },
+  {
+    args: ["download", "data/full.ohlcv", "-t", "60"],
+    code: 2,
+    message: /differs from/,
+  },
+  {
+    args: ["download", "data/nodl.toml"],
+    code: 2,
+    message: /no \[download\] provider string/,
+  },
+  {
+    args: ["download", "ccxt", "--search", "BTC"],
+    code: 2,
+    message: /--search only works with --list-symbols/,
+  },
+  {
+    args: [...DL, "-t", "1D", "--truncate", "--from", "continue"],
+    code: 2,
+    message: /--truncate/,
+  },
+  {
+    args: ["download", "nosuch", "--list-symbols"],
+    code: 2,
+    message: /unknown provider/i,
+  },
+  {
+    args: ["data", "download", "CCXTProvider"],
+    code: 2,
+    message: /no symbol given/i,
+  },
+  {
+    args: ["data", "download", "CCXTProvider", "binance:BTC/USDT", "-tf", "XX"],
+    code: 2,
+    message: /timeframe/,
+  },
+  { args: ["data", "bogus"], code: 2, message: /unknown command/i },
+  { args: ["inspect"], code: 2, message: /missing required argument 'file'/i },
+  { args: ["inspect", "a", "b"], code: 2, message: /too many arguments/i },
+  { args: ["inspect", "nofile.ohlcv"], code: 2, message: /does not exist/ },
+  { args: ["inspect", "data"], code: 2, message: /not a file/ },
+  { args: ["inspect", "corrupt.ohlcv"], code: 1, message: /corrupt\.ohlcv/ },
+  { args: ["inspect", "in.csv"], code: 1, message: /in\.csv/ },
+  {
+    args: ["inspect", "--jsn", "data/full.ohlcv"],
+    code: 2,
+    message: /unknown option/i,
+  },
+  {
+    args: ["convert", "in.csv"],
+    code: 2,
+    message: /missing required argument 'out'/i,
+  },
+  {
+    args: ["convert", "in.txt", "out.ohlcv"],
+    code: 2,
+    message: /unsupported extension/,
+  },
+  {
+    args: ["convert", "in.csv", "out.json"],
+    code: 2,
+    message: /exactly one side/,
+  },
+  {
+    args: ["convert", "in.csv", "out.ohlcv", "--minmove", "1"],
+    code: 2,
+    message: /go together/,
+  },
+  {
+    args: [
+      "convert",
+      "in.csv",
+      "out.ohlcv",
+      "--minmove",
+      "1",
+      "--pricescale",
+      "0",
+    ],
+    code: 2,
+    message: /--pricescale must be/,
+  },
+  {
+    args: ["convert", "in.csv", "out.ohlcv", "-t", "7X"],
+    code: 2,
+    message: /7X/,
+  },
+  {
+    args: ["convert", "missing.csv", "out.ohlcv"],
+    code: 2,
+    message: /does not exist/,
+  },
+  {
+    args: ["convert", "data/full.ohlcv", "exists.csv"],
+    code: 2,
+    message: /already exists/,
+  },
+  {
+    args: ["convert", "data/full.ohlcv", "out.csv", "-t", "1D"],
+    code: 2,
+    message: /apply only when writing/,
+  },
+  { args: ["update", "nodir"], code: 2, message: /does not exist/ },
+  { args: ["update", "data/full.ohlcv"], code: 2, message: /not a folder/ },
+  { args: ["update", "--to", "whenever"], code: 2, message: /--to/ },
+  {
+    args: ["symbols"],
+    code: 2,
+    message: /missing required argument 'provider'/i,
+  },
+  {
+    args: ["symbols", "nosuch"],
+    code: 2,
+    message: /unknown provider "nosuch"/i,
+  },
+  { args: ["info", "nosuch", "SYM"], code: 2, message: /unknown provider/i },
+  {
+    args: ["info", "ccxt", "BINANCE:BTC/USDT", "-t", "7X"],
+    code: 2,
+    message: /timeframe/,
+  },
+  { args: ["providers", "extra"], code: 2, message: /too many arguments/i },
+];
+
+async function setup(dir: string): Promise<void> {
+  await mkdir(join(dir, "data"));
+  await copyFile(
+    join(FIXTURES, "btc_1D_gap.ohlcv"),
+    join(dir, "data", "notoml.ohlcv"),
+  );
+  await copyFile(
+    join(FIXTURES, "btc_1D_gap.ohlcv"),
+    join(dir, "data", "full.ohlcv"),
+  );
+  const toml = await Deno.readTextFile(join(FIXTURES, "syminfo_crypto.toml"));
+  await writeFile(
+    join(dir, "data", "full.toml"),
+    `${toml}\n[download]\nprovider = "ccxt:BINANCE:BTC/USDT@1D"\n`,
+  );
+  await copyFile(
+    join(FIXTURES, "btc_1D_gap.ohlcv"),
+    join(dir, "data", "nodl.ohlcv"),
+  );
+  await writeFile(join(dir, "data", "nodl.toml"), toml);
+  await copyFile(
+    join(FIXTURES, "corrupt_bad_unit.ohlcv"),
+    join(dir, "corrupt.ohlcv"),
+  );
+  await copyFile(join(FIXTURES, "btc_1D_gap.export.csv"), join(dir, "in.csv"));
+  await writeFile(join(dir, "in.txt"), "hello\n");
+  await writeFile(join(dir, "exists.csv"), "keep me\n");
+}
+
+/** Asserts the shape of an error report: one `Error:` line, a hint, no stack. */
+export function assertErrorOutput(
+  stderr: string,
+  message: RegExp,
+  label: string,
+): void {
+  const ls = lines(stderr);
+  const errorLines = ls.filter((l) => l.startsWith("Error:"));
+  assert.equal(errorLines.length, 1, `${label}: one Error: line in\n${stderr}`);
+  assert.match(errorLines[0]!, message, `${label}: message`);
+  assert.ok(
+    !ls.some((l) => /^\s+at /.test(l)),
+    `${label}: no stack trace in\n${stderr}`,
+  );
+  assert.ok(ls.length <= 3, `${label}: short report, got\n${stderr}`);
+}
+
+Deno.test("cli exits 2 (or 1) with one Error: line and touches no file for each bad invocation", async (t) => {
+  assert.ok(CASES.length >= 40, `table has ${CASES.length} entries`);
+  const dir = await Deno.makeTempDir({ prefix: "pyne_cli_err_" });
+  try {
+    await setup(dir);
+    const before = await snapshotTree(dir);
+    for (const c of CASES) {
+      const label = c.args.join(" ");
+      await t.step(label, async () => {
+        const r = await runCli(c.args, { cwd: dir });
+        assert.equal(
+          r.code,
+          c.code,
+          `${label}: exit code\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+        );
+        assertErrorOutput(r.stderr, c.message, label);
+        assert.equal(r.stdout, "", `${label}: nothing on stdout`);
+        assert.deepEqual(await snapshotTree(dir), before, `${label}: files`);
+      });
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
