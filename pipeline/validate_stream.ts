@@ -1,0 +1,254 @@
+/**
+ * `ValidateStream`: checks candles before they reach a file: OHLC relations,
+ * non-finite values, negative volume and timestamps on the timeframe grid.
+ *
+ * @example
+ * ```ts
+ * import { ValidateStream } from "./validate_stream.ts";
+ * import { batchFromRows } from "../format/candle_batch.ts";
+ *
+ * const validate = new ValidateStream({ timeframe: "1", policy: "drop" });
+ * const out = await Array.fromAsync(
+ *   ReadableStream.from([
+ *     batchFromRows([[0, 10, 12, 9, 11, 5], [60_000, 10, 9, 8, 11, 5]]),
+ *   ]).pipeThrough(validate),
+ * );
+ * console.log(out[0]!.time.length, validate.counts.ohlc); // 1 1
+ * ```
+ *
+ * @module
+ */
+
+import { type CandleBatch, selectCandles } from "../format/candle_batch.ts";
+import { isOnGrid, type Timeframe } from "../format/timeframe.ts";
+import {
+  choiceOption,
+  countOption,
+  isoTime,
+  timeframeOption,
+} from "./_timeframe_option.ts";
+
+/** What `ValidateStream` does with an invalid candle. */
+export type ValidationPolicy = "error" | "drop" | "report";
+
+/** Why a candle is invalid. */
+export type ValidationReason =
+  | "non-finite"
+  | "ohlc"
+  | "negative-volume"
+  | "off-grid";
+
+/** Options for {@linkcode ValidateStream}. */
+export interface ValidateStreamOptions {
+  /**
+   * The candles' timeframe; when given, every time must be the start of a
+   * period on its UTC grid. @default {undefined} (no grid check)
+   */
+  readonly timeframe?: string | Timeframe | undefined;
+  /**
+   * `"error"` throws a `RangeError` naming the first invalid candle;
+   * `"drop"` removes invalid candles and counts them; `"report"` counts them
+   * and passes them on (the `.ohlcv` writer still refuses infinite values and
+   * broken OHLC relations). @default {"error"}
+   */
+  readonly policy?: ValidationPolicy | undefined;
+  /** Accept NaN prices and volumes (a venue without volume). @default {false} */
+  readonly allowNaN?: boolean | undefined;
+  /** Most problems kept in `issues`. @default {100} */
+  readonly maxReported?: number | undefined;
+}
+
+/** One invalid candle. */
+export interface ValidationIssue {
+  /** The candle time, Unix ms. */
+  readonly time: number;
+  /** The first failed check. */
+  readonly reason: ValidationReason;
+  /** What is wrong, with the values. */
+  readonly message: string;
+}
+
+/** Counts of invalid candles per reason (a candle counts once, for its first failure). */
+export type ValidationCounts = Record<ValidationReason, number>;
+
+interface ValidateState {
+  checked: number;
+  invalid: number;
+  dropped: number;
+  counts: ValidationCounts;
+  issues: ValidationIssue[];
+}
+
+const DAY4 = 4 * 86_400_000;
+
+/**
+ * Checks every candle: all values finite (NaN only with `allowNaN`), `high >=
+ * max(open, close)`, `low <= min(open, close)`, `high >= low`, `volume >= 0`,
+ * and (with a timeframe) the time on the period grid. Valid batches pass
+ * through untouched.
+ */
+export class ValidateStream extends TransformStream<CandleBatch, CandleBatch> {
+  readonly #s: ValidateState;
+
+  /** Creates the stage. */
+  constructor(options: ValidateStreamOptions = {}) {
+    const tf = options.timeframe === undefined
+      ? undefined
+      : timeframeOption("ValidateStream", options.timeframe);
+    const policy = choiceOption<ValidationPolicy>(
+      "ValidateStream",
+      "policy",
+      options.policy,
+      ["error", "drop", "report"],
+      "error",
+    );
+    const maxReported = countOption(
+      "ValidateStream",
+      "maxReported",
+      options.maxReported,
+      100,
+    );
+    const allowNaN = options.allowNaN ?? false;
+    const s: ValidateState = {
+      checked: 0,
+      invalid: 0,
+      dropped: 0,
+      counts: { "non-finite": 0, ohlc: 0, "negative-volume": 0, "off-grid": 0 },
+      issues: [],
+    };
+    // Grid check: 0 = none, 1 = multiple of len, 2 = weeks (Mondays), 3 = calendar.
+    const gridMode = tf === undefined
+      ? 0
+      : tf.calendar
+      ? 3
+      : tf.unit === "W"
+      ? 2
+      : 1;
+    const len = tf?.ms ?? 1;
+    super({
+      transform(batch, controller) {
+        const { time, open, high, low, close, volume } = batch;
+        const n = time.length;
+        s.checked += n;
+        let keep: Uint32Array | undefined;
+        let k = 0;
+        for (let i = 0; i < n; i++) {
+          const t = time[i]!, o = open[i]!, h = high[i]!, l = low[i]!;
+          const c = close[i]!, v = volume[i]!;
+          const sum = t + o + h + l + c + v;
+          let ok = sum - sum === 0 && h >= (o > c ? o : c) &&
+            l <= (o < c ? o : c) && v >= 0;
+          if (ok && gridMode !== 0) {
+            ok = gridMode === 1
+              ? t % len === 0
+              : gridMode === 2
+              ? (t - DAY4) % len === 0
+              : isOnGrid(tf!, t);
+          }
+          if (!ok) {
+            const problem = check(t, o, h, l, c, v, tf, allowNaN);
+            if (problem !== undefined) {
+              s.invalid++;
+              s.counts[problem[0]]++;
+              if (policy === "error") {
+                throw new RangeError(
+                  `Candle ${i} of the batch (${isoTime(t)}): ${problem[1]}`,
+                );
+              }
+              if (s.issues.length < maxReported) {
+                s.issues.push({
+                  time: t,
+                  reason: problem[0],
+                  message: problem[1],
+                });
+              }
+              if (policy === "drop") {
+                if (keep === undefined) {
+                  keep = new Uint32Array(n);
+                  for (let j = 0; j < i; j++) keep[k++] = j;
+                }
+                s.dropped++;
+                continue;
+              }
+            }
+          }
+          if (keep !== undefined) keep[k++] = i;
+        }
+        if (keep === undefined) controller.enqueue(batch);
+        else if (k > 0) controller.enqueue(selectCandles(batch, keep, k));
+      },
+    });
+    this.#s = s;
+  }
+
+  /** Candles checked. */
+  get checked(): number {
+    return this.#s.checked;
+  }
+
+  /** Invalid candles found (whatever the policy). */
+  get invalid(): number {
+    return this.#s.invalid;
+  }
+
+  /** Invalid candles removed (policy `"drop"`). */
+  get dropped(): number {
+    return this.#s.dropped;
+  }
+
+  /** Invalid candles per reason. */
+  get counts(): Readonly<ValidationCounts> {
+    return this.#s.counts;
+  }
+
+  /** The first problems found (up to `maxReported`). */
+  get issues(): readonly ValidationIssue[] {
+    return this.#s.issues;
+  }
+}
+
+/** The exact checks, for a candle the fast filter flagged. */
+function check(
+  t: number,
+  o: number,
+  h: number,
+  l: number,
+  c: number,
+  v: number,
+  tf: Timeframe | undefined,
+  allowNaN: boolean,
+): [ValidationReason, string] | undefined {
+  if (!Number.isFinite(t)) return ["non-finite", `time is ${t}`];
+  const named: [string, number][] = [
+    ["open", o],
+    ["high", h],
+    ["low", l],
+    ["close", c],
+    ["volume", v],
+  ];
+  for (const [name, x] of named) {
+    if (Number.isFinite(x)) continue;
+    if (x !== x && allowNaN) continue;
+    return ["non-finite", `${name} is ${x}`];
+  }
+  if (o === o && c === c) {
+    const mx = Math.max(o, c), mn = Math.min(o, c);
+    if (h === h && h < mx) {
+      return ["ohlc", `high ${h} is below max(open, close) ${mx}`];
+    }
+    if (l === l && l > mn) {
+      return ["ohlc", `low ${l} is above min(open, close) ${mn}`];
+    }
+  }
+  if (h === h && l === l && h < l) {
+    return ["ohlc", `high ${h} is below low ${l}`];
+  }
+  if (v < 0) return ["negative-volume", `volume ${v} is negative`];
+  if (tf !== undefined && !isOnGrid(tf, t)) {
+    return [
+      "off-grid",
+      `time ${t} is not the start of a ${tf.period} period`,
+    ];
+  }
+  return undefined;
+}
