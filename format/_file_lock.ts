@@ -1,0 +1,125 @@
+/**
+ * Private: the writer's lock file `<path>.lock` (the holder's pid inside). A
+ * lock left behind by a dead process is taken over.
+ *
+ * @module
+ */
+
+import { open, readFile, stat, unlink } from "node:fs/promises";
+import process from "node:process";
+
+/** Raised when another writer holds the lock of an `.ohlcv` file. */
+export class OhlcvLockedError extends Error {
+  /** Path of the lock file. */
+  readonly lockPath: string;
+  /** Pid recorded in the lock file, when readable. */
+  readonly pid: number | undefined;
+
+  /** Creates the error. */
+  constructor(message: string, lockPath: string, pid: number | undefined) {
+    super(message);
+    this.name = "OhlcvLockedError";
+    this.lockPath = lockPath;
+    this.pid = pid;
+  }
+}
+
+/** A held lock. */
+export interface FileLock {
+  /** Path of the lock file. */
+  readonly lockPath: string;
+  /** Deletes the lock file. */
+  release(): Promise<void>;
+}
+
+function errCode(err: unknown): string | undefined {
+  if (typeof err !== "object" || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === "string") return code;
+  const name = (err as { name?: unknown }).name;
+  return name === "AlreadyExists"
+    ? "EEXIST"
+    : name === "NotFound"
+    ? "ENOENT"
+    : undefined;
+}
+
+/** Whether a process is alive; `true` when that cannot be determined. */
+async function pidAlive(pid: number): Promise<boolean> {
+  if (pid === process.pid) return true;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    const code = errCode(err);
+    if (code === "ESRCH") return false;
+    if (code === "EPERM") return true;
+  }
+  // No permission to signal (e.g. Deno without --allow-run): try /proc.
+  try {
+    await stat("/proc/self");
+  } catch {
+    return true;
+  }
+  try {
+    await stat(`/proc/${pid}`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Takes `<path>.lock`, or throws {@linkcode OhlcvLockedError}. */
+export async function acquireLock(path: string): Promise<FileLock> {
+  const lockPath = `${path}.lock`;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const fh = await open(lockPath, "wx");
+      try {
+        await fh.writeFile(`${process.pid}\n`);
+      } finally {
+        await fh.close();
+      }
+      let released = false;
+      return {
+        lockPath,
+        async release() {
+          if (released) return;
+          released = true;
+          await unlink(lockPath).catch(() => {});
+        },
+      };
+    } catch (err) {
+      if (errCode(err) !== "EEXIST") throw err;
+    }
+    let text = "";
+    try {
+      text = await readFile(lockPath, "utf8");
+    } catch (err) {
+      if (errCode(err) === "ENOENT") continue; // released meanwhile: retry
+      throw err;
+    }
+    const pid = /^\s*(\d+)\s*$/.test(text) ? Number(text.trim()) : undefined;
+    let stale: boolean;
+    if (pid === undefined) {
+      // Unreadable content: stale only if old (a new lock may be mid-write).
+      const age = Date.now() - (await stat(lockPath)).mtimeMs;
+      stale = age > 10_000;
+    } else stale = !(await pidAlive(pid));
+    if (!stale) {
+      throw new OhlcvLockedError(
+        `Cannot write ${path}: another writer${
+          pid !== undefined ? ` (pid ${pid})` : ""
+        } holds the lock file ${lockPath}. Wait for it to finish; if no other process is writing this file, delete the lock file.`,
+        lockPath,
+        pid,
+      );
+    }
+    await unlink(lockPath).catch(() => {});
+  }
+  throw new OhlcvLockedError(
+    `Cannot write ${path}: could not take the lock file ${lockPath} (contended)`,
+    lockPath,
+    undefined,
+  );
+}

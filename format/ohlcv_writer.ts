@@ -1,0 +1,959 @@
+/**
+ * Writes PyneCore `.ohlcv` v2 files byte for byte as PyneCore does, from
+ * columnar {@linkcode CandleBatch}es: whole-batch validation, canonical NaNs,
+ * the DENSE flag, float32-delta promotion on a tick grid, one durable commit
+ * per batch, crash-tail recovery, an `.extra.csv` sidecar, a lock file and a
+ * replace mode that keeps the old file until `close()`.
+ *
+ * @example
+ * ```ts ignore
+ * import { OhlcvWriter } from "./ohlcv_writer.ts";
+ * import { batchFromRows } from "./candle_batch.ts";
+ *
+ * await using writer = await OhlcvWriter.open("data/BTC_USDT_1.ohlcv", {
+ *   period: "1",
+ *   minmove: 1,
+ *   pricescale: 100,
+ * });
+ * await writer.append(batchFromRows([[1704067200000, 42000, 42010.5, 41990, 42001.25, 3.5]]));
+ * await writer.close();
+ * ```
+ *
+ * @module
+ */
+
+import { type FileHandle, open, rename, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import {
+  allocBatch,
+  assertCandleBatch,
+  type CandleBatch,
+} from "./candle_batch.ts";
+import { FormatError } from "./format_error.ts";
+import { parsePeriod, parseTimeframe, type Timeframe } from "./timeframe.ts";
+import {
+  encodeHeader,
+  FIXED_HEADER_SIZE,
+  type HeaderFields,
+  STANDARD_HEADER_SIZE,
+  standardLayout,
+  unitMs,
+} from "./_header.ts";
+import { decodeStandard, encodeStandard } from "./_codec.ts";
+import { failsDelta } from "./_promotion.ts";
+import { inspectOpenFile } from "./_inspect.ts";
+import { isNotFound, readFully, writeFully } from "./_file_io.ts";
+import { acquireLock, type FileLock } from "./_file_lock.ts";
+import { Sidecar, sidecarPath } from "./_sidecar.ts";
+
+export { OhlcvLockedError } from "./_file_lock.ts";
+
+/** Options for {@linkcode OhlcvWriter.open}. */
+export interface OhlcvWriterOptions {
+  /**
+   * TradingView period (`"1"`, `"60"`, `"1D"`, `"15S"`, `"1W"`, `"1M"`) or a
+   * parsed timeframe. Refused if it differs from an existing file's period.
+   */
+  period: string | Timeframe;
+  /** Tick grid numerator; give with `pricescale` or not at all. @default {adopted from the file, else no grid} */
+  minmove?: number;
+  /** Tick grid denominator; give with `minmove` or not at all. @default {adopted from the file, else no grid} */
+  pricescale?: number;
+  /**
+   * Write a fresh file to a temporary path in the same folder and rename it
+   * over `path` on `close()`; the old file (and its sidecar) stay untouched
+   * until then, and `abort()` deletes the temporary file. Required to write
+   * over a legacy v1 file.
+   * @default {false}
+   */
+  replace?: boolean;
+  /** fsync every commit (otherwise once on close). @default {true} */
+  durable?: boolean;
+  /**
+   * Hold the lock file `<path>.lock` (pid inside; a stale lock of a dead
+   * process is taken over) so a second writer gets a clear error.
+   * @default {true}
+   */
+  lock?: boolean;
+}
+
+/**
+ * Test hooks: run just before an internal step; throwing simulates a crash
+ * there. Not part of the stable API.
+ *
+ * @internal
+ */
+export interface OhlcvWriterHooks {
+  /** Called after the record bytes are written and synced, before the header write. */
+  beforeHeaderWrite?: () => void | Promise<void>;
+  /** Called after a rebuild's temporary file is complete, before it is renamed into place. */
+  beforeRebuildRename?: () => void | Promise<void>;
+}
+
+const MAX_U32 = 0xffffffff;
+const REBUILD_CHUNK = 65536;
+
+interface Grid {
+  minmove: number;
+  pricescale: number;
+}
+
+/** The outcome of validating a batch (pass 1): nothing is written yet. */
+interface Plan {
+  /** Pairs `[index, maskFromThatCandleOn]` where promotion happens. */
+  events: number[];
+  mask: number;
+  dense: boolean;
+}
+
+function checkGrid(minmove: unknown, pricescale: unknown): Grid | null {
+  if (minmove === undefined && pricescale === undefined) return null;
+  if (minmove === undefined || pricescale === undefined) {
+    throw new TypeError(
+      "minmove and pricescale go together: give both or neither",
+    );
+  }
+  for (const [name, v] of [["minmove", minmove], ["pricescale", pricescale]]) {
+    if (typeof v !== "number") {
+      throw new TypeError(`${name} must be a number, got ${typeof v}`);
+    }
+    if (!Number.isInteger(v) || v < 1 || v > MAX_U32) {
+      throw new RangeError(
+        `${name} must be a whole number from 1 to ${MAX_U32}, got ${v}`,
+      );
+    }
+  }
+  return { minmove: minmove as number, pricescale: pricescale as number };
+}
+
+function isoOrRaw(t: number): string {
+  return Number.isFinite(t) && Math.abs(t) <= 8.64e15
+    ? new Date(t).toISOString()
+    : String(t);
+}
+
+function randomSuffix(): string {
+  return Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0");
+}
+
+async function fsyncDir(path: string): Promise<void> {
+  try {
+    const fh = await open(dirname(path), "r");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Not supported everywhere (e.g. Windows); the rename itself is atomic.
+  }
+}
+
+/**
+ * Appends candles to an `.ohlcv` v2 file. Create with
+ * {@linkcode OhlcvWriter.open}; every {@linkcode OhlcvWriter.append} validates
+ * the whole batch, then commits it durably (write, fsync, header, fsync).
+ */
+export class OhlcvWriter implements AsyncDisposable {
+  /** Destination path. */
+  readonly path: string;
+  readonly #filePath: string; // the file written to (a temp file in replace mode)
+  readonly #replace: boolean;
+  readonly #durable: boolean;
+  readonly #period: string;
+  readonly #intervalValue: number;
+  readonly #intervalUnit: number;
+  readonly #periodMs: number; // 0 = never dense (months)
+  #fh: FileHandle;
+  #lock: FileLock | null;
+  #sidecar: Sidecar;
+  #count: number;
+  #first: number;
+  #last: number;
+  #dense: boolean;
+  #mask: number;
+  #minmove: number;
+  #pricescale: number;
+  #state: "open" | "closed" | "aborted" | "failed" = "open";
+  #queue: Promise<unknown> = Promise.resolve();
+  #buf: Uint8Array = new Uint8Array(0);
+  #writable: WritableStream<CandleBatch> | undefined;
+  /** @internal */
+  hooks: OhlcvWriterHooks = {};
+
+  private constructor(init: {
+    path: string;
+    filePath: string;
+    replace: boolean;
+    durable: boolean;
+    tf: Timeframe;
+    fh: FileHandle;
+    lock: FileLock | null;
+    sidecar: Sidecar;
+    fields: HeaderFields;
+  }) {
+    this.path = init.path;
+    this.#filePath = init.filePath;
+    this.#replace = init.replace;
+    this.#durable = init.durable;
+    this.#period = init.tf.period;
+    this.#intervalValue = init.tf.value;
+    this.#intervalUnit = init.tf.headerUnit;
+    this.#periodMs = init.tf.value * unitMs(init.tf.headerUnit);
+    this.#fh = init.fh;
+    this.#lock = init.lock;
+    this.#sidecar = init.sidecar;
+    const f = init.fields;
+    this.#count = f.count;
+    this.#first = f.first;
+    this.#last = f.last;
+    this.#dense = f.dense;
+    this.#mask = f.mask;
+    this.#minmove = f.minmove;
+    this.#pricescale = f.pricescale;
+  }
+
+  /**
+   * Creates `path` or opens it for appending. An existing file must be a valid
+   * v2 file of the same period (else the file is left untouched and an error
+   * is thrown); bytes past its committed records (a crashed commit) are
+   * truncated away. Without `minmove`/`pricescale` the file's grid is adopted.
+   */
+  static async open(
+    path: string,
+    options: OhlcvWriterOptions,
+  ): Promise<OhlcvWriter> {
+    if (typeof path !== "string" || path === "") {
+      throw new TypeError("OhlcvWriter.open needs a file path");
+    }
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError(
+        "OhlcvWriter.open needs options with at least a period",
+      );
+    }
+    const tf = typeof options.period === "string"
+      ? parsePeriod(options.period)
+      : parseTimeframe(options.period);
+    const grid = checkGrid(options.minmove, options.pricescale);
+    const replace = options.replace ?? false;
+    const durable = options.durable ?? true;
+    const lock = options.lock ?? true ? await acquireLock(path) : null;
+    try {
+      return replace
+        ? await OhlcvWriter.#openReplace(path, tf, grid, durable, lock)
+        : await OhlcvWriter.#openAppend(path, tf, grid, durable, lock);
+    } catch (err) {
+      await lock?.release();
+      throw err;
+    }
+  }
+
+  static async #createFile(
+    filePath: string,
+    fields: HeaderFields,
+    durable: boolean,
+    exclusive: boolean,
+  ): Promise<FileHandle> {
+    const fh = await open(filePath, exclusive ? "wx+" : "w+");
+    try {
+      const header = encodeHeader(fields);
+      await writeFully(fh, header, 0, header.length, 0);
+      if (durable) await fh.sync();
+      return fh;
+    } catch (err) {
+      await fh.close();
+      throw err;
+    }
+  }
+
+  static async #openReplace(
+    path: string,
+    tf: Timeframe,
+    grid: Grid | null,
+    durable: boolean,
+    lock: FileLock | null,
+  ): Promise<OhlcvWriter> {
+    const fields = emptyFields(tf, grid);
+    const filePath = `${path}.${randomSuffix()}.tmp`;
+    const fh = await OhlcvWriter.#createFile(filePath, fields, durable, true);
+    const sidecar = await Sidecar.open(
+      sidecarPath(filePath),
+      0,
+      durable,
+      true,
+    );
+    return new OhlcvWriter({
+      path,
+      filePath,
+      replace: true,
+      durable,
+      tf,
+      fh,
+      lock,
+      sidecar,
+      fields,
+    });
+  }
+
+  static async #openAppend(
+    path: string,
+    tf: Timeframe,
+    grid: Grid | null,
+    durable: boolean,
+    lock: FileLock | null,
+  ): Promise<OhlcvWriter> {
+    let fh: FileHandle;
+    try {
+      fh = await open(path, "r+");
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      // New file: write it under a temporary name and rename it into place.
+      const fields = emptyFields(tf, grid);
+      const tmp = `${path}.${randomSuffix()}.tmp`;
+      const tfh = await OhlcvWriter.#createFile(tmp, fields, durable, true);
+      await tfh.close();
+      try {
+        await rename(tmp, path);
+      } catch (e) {
+        await unlink(tmp).catch(() => {});
+        throw e;
+      }
+      if (durable) await fsyncDir(path);
+      const sidecar = await Sidecar.open(sidecarPath(path), 0, durable, false);
+      return new OhlcvWriter({
+        path,
+        filePath: path,
+        replace: false,
+        durable,
+        tf,
+        fh: await open(path, "r+"),
+        lock,
+        sidecar,
+        fields,
+      });
+    }
+    try {
+      const size = (await fh.stat()).size;
+      if (size === 0) {
+        // An empty file holds nothing to lose: give it a fresh header.
+        const fields = emptyFields(tf, grid);
+        await fh.close();
+        const nfh = await OhlcvWriter.#createFile(path, fields, durable, false);
+        fh = nfh;
+        const sidecar = await Sidecar.open(
+          sidecarPath(path),
+          0,
+          durable,
+          false,
+        );
+        return new OhlcvWriter({
+          path,
+          filePath: path,
+          replace: false,
+          durable,
+          tf,
+          fh,
+          lock,
+          sidecar,
+          fields,
+        });
+      }
+      const { info, header } = await inspectOpenFile(fh, path);
+      if (header === null) {
+        throw new FormatError(
+          `Cannot append to ${path}: it is a legacy v1 file, which is read-only; open the writer with replace: true to rewrite it as v2`,
+          { path },
+        );
+      }
+      if (header.period !== tf.period) {
+        throw new RangeError(
+          `Cannot append to ${path}: the file holds period "${header.period}" but the writer was opened with "${tf.period}"; use the file's period or replace: true`,
+        );
+      }
+      if (header.standardMask < 0) {
+        throw new FormatError(
+          `Cannot append to ${path}: its column layout is not one this writer produces; open the writer with replace: true to rewrite it`,
+          { path },
+        );
+      }
+      const fields: HeaderFields = {
+        mask: header.standardMask,
+        count: header.count,
+        first: info.first ?? 0,
+        last: info.last ?? 0,
+        dense: info.dense,
+        intervalValue: header.intervalValue,
+        intervalUnit: header.intervalUnit,
+        minmove: header.minmove,
+        pricescale: header.pricescale,
+      };
+      const extent = header.headerSize + header.count * header.recordSize;
+      if (size > extent) {
+        // A crash between writing records and committing the header.
+        await fh.truncate(extent);
+        if (durable) await fh.sync();
+      }
+      const sidecar = await Sidecar.open(
+        sidecarPath(path),
+        header.count,
+        durable,
+        false,
+      );
+      const w = new OhlcvWriter({
+        path,
+        filePath: path,
+        replace: false,
+        durable,
+        tf,
+        fh,
+        lock,
+        sidecar,
+        fields,
+      });
+      if (
+        grid &&
+        (grid.minmove !== fields.minmove ||
+          grid.pricescale !== fields.pricescale)
+      ) {
+        await w.setTickInfo(grid.minmove, grid.pricescale);
+      }
+      return w;
+    } catch (err) {
+      await fh.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  /** The file's TradingView period. */
+  get period(): string {
+    return this.#period;
+  }
+  /** Committed records. */
+  get count(): number {
+    return this.#count;
+  }
+  /** Time (ms) of the first record, `undefined` when empty. */
+  get firstTime(): number | undefined {
+    return this.#count > 0 ? this.#first : undefined;
+  }
+  /** Time (ms) of the last record, `undefined` when empty. */
+  get lastTime(): number | undefined {
+    return this.#count > 0 ? this.#last : undefined;
+  }
+  /** The DENSE flag: every record exactly one period after the previous. */
+  get dense(): boolean {
+    return this.#dense;
+  }
+  /** Tick grid numerator (0 = no grid). */
+  get minmove(): number {
+    return this.#minmove;
+  }
+  /** Tick grid denominator (0 = no grid). */
+  get pricescale(): number {
+    return this.#pricescale;
+  }
+  /** Bytes per record: 36, or 40/44/48 with promoted columns. */
+  get recordSize(): number {
+    return standardLayout(this.#mask).recordSize;
+  }
+
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#state !== "open") {
+      throw new TypeError(
+        `Cannot ${what}: the writer for ${this.path} is ${this.#state}`,
+      );
+    }
+  }
+
+  /**
+   * Validates the whole batch (nothing is written when a candle is bad), then
+   * commits it: one write of all records, fsync, header, fsync. An empty batch
+   * does nothing. `batch.extra` goes to the `.extra.csv` sidecar.
+   */
+  append(batch: CandleBatch): Promise<void> {
+    return this.#serial(() => this.#append(batch));
+  }
+
+  async #append(batch: CandleBatch): Promise<void> {
+    this.#checkOpen("append");
+    assertCandleBatch(batch);
+    const n = batch.time.length;
+    if (n === 0) return;
+    const grid = this.#minmove > 0;
+    const plan = this.#validate(batch, n, grid);
+    const rows = this.#sidecar.prepare(batch.extra, n, this.#count);
+
+    // Pass 2: encode. A promotion on a later bar converts the records before
+    // it (re-read with snapping, re-packed) exactly as if candles had been
+    // appended one at a time.
+    let mask = this.#mask;
+    const chain: number[] = []; // masks the committed records go through
+    let pending: Uint8Array;
+    let pendingLen: number;
+    if (plan.events.length === 0) {
+      const size = n * standardLayout(mask).recordSize;
+      if (this.#buf.length < size) this.#buf = new Uint8Array(size);
+      encodeStandard(batch, 0, n, mask, new DataView(this.#buf.buffer), 0);
+      pending = this.#buf;
+      pendingLen = size;
+    } else {
+      pending = new Uint8Array(0);
+      let done = 0;
+      const ev = plan.events;
+      for (let e = 0; e <= ev.length; e += 2) {
+        const k = e < ev.length ? ev[e]! : n;
+        if (k > done) {
+          pending = appendEncoded(pending, batch, done, k, mask);
+          done = k;
+        }
+        if (e === ev.length) break;
+        const newMask = ev[e + 1]!;
+        if (this.#count + k > 0) {
+          pending = convertRecords(
+            pending,
+            k,
+            mask,
+            newMask,
+            this.#minmove,
+            this.#pricescale,
+          );
+          if (this.#count > 0) chain.push(newMask);
+        }
+        mask = newMask;
+      }
+      pendingLen = pending.length;
+    }
+
+    const fields: HeaderFields = {
+      mask,
+      count: this.#count + n,
+      first: this.#count > 0 ? this.#first : batch.time[0]!,
+      last: batch.time[n - 1]!,
+      dense: plan.dense,
+      intervalValue: this.#intervalValue,
+      intervalUnit: this.#intervalUnit,
+      minmove: this.#minmove,
+      pricescale: this.#pricescale,
+    };
+    try {
+      if (rows) await this.#sidecar.append(rows);
+      if (chain.length > 0) {
+        await this.#rebuild(chain, pending, pendingLen, fields);
+      } else {
+        await this.#commit(pending, pendingLen, fields, mask !== this.#mask);
+      }
+    } catch (err) {
+      // The file still holds exactly the previous commit; reopening recovers
+      // (an uncommitted tail and extra sidecar rows are truncated on open).
+      await this.#fail();
+      throw err;
+    }
+    this.#apply(fields);
+  }
+
+  async #fail(): Promise<void> {
+    this.#state = "failed";
+    await this.#fh.close().catch(() => {});
+    await this.#sidecar.close().catch(() => {});
+    if (this.#replace) {
+      await unlink(this.#filePath).catch(() => {});
+      await unlink(this.#sidecar.path).catch(() => {});
+    }
+    await this.#lock?.release();
+    this.#lock = null;
+  }
+
+  #apply(f: HeaderFields): void {
+    this.#count = f.count;
+    this.#first = f.first;
+    this.#last = f.last;
+    this.#dense = f.dense;
+    this.#mask = f.mask;
+  }
+
+  /** Pass 1: checks every candle and plans promotions. Throws RangeError. */
+  #validate(batch: CandleBatch, n: number, grid: boolean): Plan {
+    const { time, open, high, low, close, volume } = batch;
+    let prev = this.#count > 0 ? this.#last : -Infinity;
+    let mask = this.#mask;
+    let dense = this.#dense;
+    let index = this.#count;
+    const periodMs = this.#periodMs;
+    const mm = this.#minmove, ps = this.#pricescale;
+    const s = ps / mm;
+    const half = mm / ps / 2;
+    const events: number[] = [];
+    for (let i = 0; i < n; i++, index++) {
+      const t = time[i]!;
+      if (!Number.isSafeInteger(t)) {
+        throw this.#candleError(
+          i,
+          t,
+          `time ${t} is not a whole number of milliseconds`,
+        );
+      }
+      if (t <= prev) {
+        throw this.#candleError(
+          i,
+          t,
+          t === prev
+            ? `duplicate time: equals the previous candle's time`
+            : `out of order: before the previous candle's time ${
+              isoOrRaw(prev)
+            }`,
+        );
+      }
+      if (index === 1) dense = periodMs > 0 && t - prev === periodMs;
+      else if (index > 1 && dense) dense = t - prev === periodMs;
+      prev = t;
+      const o = open[i]!, h = high[i]!, l = low[i]!, c = close[i]!;
+      const v = volume[i]!;
+      if (o - o + h - h + l - l + c - c + v - v !== 0) {
+        // Some value is NaN (allowed) or ±Infinity (not).
+        const names = ["open", "high", "low", "close", "volume"];
+        const vals = [o, h, l, c, v];
+        for (let k = 0; k < 5; k++) {
+          const x = vals[k]!;
+          if (x === Infinity || x === -Infinity) {
+            throw this.#candleError(
+              i,
+              t,
+              `${names[k]} is ${x}; only finite numbers or NaN can be stored`,
+            );
+          }
+        }
+      }
+      if ((h < o || h < c) && o === o && c === c) {
+        throw this.#candleError(
+          i,
+          t,
+          `high ${h} is below max(open, close) ${Math.max(o, c)}`,
+        );
+      }
+      if ((l > o || l > c) && o === o && c === c) {
+        throw this.#candleError(
+          i,
+          t,
+          `low ${l} is above min(open, close) ${Math.min(o, c)}`,
+        );
+      }
+      if (mask === 7) continue;
+      if (grid) {
+        let fails = 0;
+        if (!(mask & 1) && failsDelta(h, o, half, s, mm, ps)) fails |= 1;
+        if (!(mask & 2) && failsDelta(l, o, half, s, mm, ps)) fails |= 2;
+        if (!(mask & 4) && failsDelta(c, o, half, s, mm, ps)) fails |= 4;
+        if (fails !== 0) {
+          mask |= fails;
+          events.push(i, mask);
+        }
+      } else {
+        this.#checkNoGrid(i, t, o, h, 1, mask, "high");
+        this.#checkNoGrid(i, t, o, l, 2, mask, "low");
+        this.#checkNoGrid(i, t, o, c, 4, mask, "close");
+      }
+    }
+    return { events, mask, dense };
+  }
+
+  #checkNoGrid(
+    i: number,
+    t: number,
+    o: number,
+    x: number,
+    bit: number,
+    mask: number,
+    name: string,
+  ): void {
+    if (mask & bit || x !== x) return;
+    if (o !== o) {
+      throw this.#candleError(
+        i,
+        t,
+        `${name} ${x} cannot be stored as a float32 delta of a NaN open without a tick grid; set minmove/pricescale so the column can be promoted`,
+      );
+    }
+    const d = Math.fround(x - o);
+    if (d === Infinity || d === -Infinity) {
+      throw this.#candleError(
+        i,
+        t,
+        `${name} - open = ${
+          x - o
+        } overflows float32 and there is no tick grid to promote the column; set minmove/pricescale`,
+      );
+    }
+  }
+
+  #candleError(i: number, t: number, problem: string): RangeError {
+    return new RangeError(
+      `Candle ${i} of the batch (${isoOrRaw(t)}): ${problem}`,
+    );
+  }
+
+  async #commit(
+    records: Uint8Array,
+    length: number,
+    fields: HeaderFields,
+    layoutChanged: boolean,
+  ): Promise<void> {
+    const fh = this.#fh;
+    const rs = standardLayout(this.#mask).recordSize;
+    const extent = STANDARD_HEADER_SIZE + this.#count * rs;
+    await writeFully(fh, records, 0, length, extent);
+    if (this.#durable) await fh.datasync();
+    await this.hooks.beforeHeaderWrite?.();
+    const header = encodeHeader(fields);
+    const headerLen = layoutChanged ? STANDARD_HEADER_SIZE : FIXED_HEADER_SIZE;
+    await writeFully(fh, header, 0, headerLen, 0);
+    if (this.#durable) await fh.datasync();
+  }
+
+  /**
+   * Rebuilds the file into a temporary file in the same folder with the new
+   * layout (committed records re-read with grid snapping and re-packed through
+   * each layout in `chain`), appends `pending`, syncs and renames it into
+   * place. A failure before the rename leaves the original intact.
+   */
+  async #rebuild(
+    chain: number[],
+    pending: Uint8Array,
+    pendingLen: number,
+    fields: HeaderFields,
+  ): Promise<void> {
+    const tmp = `${this.#filePath}.${randomSuffix()}.rebuild.tmp`;
+    const out = await open(tmp, "wx+");
+    let renamed = false;
+    try {
+      const oldRs = standardLayout(this.#mask).recordSize;
+      const newRs = standardLayout(fields.mask).recordSize;
+      const inBuf = new Uint8Array(REBUILD_CHUNK * oldRs);
+      let outPos = STANDARD_HEADER_SIZE;
+      for (let i = 0; i < this.#count; i += REBUILD_CHUNK) {
+        const n = Math.min(REBUILD_CHUNK, this.#count - i);
+        const len = n * oldRs;
+        const got = await readFully(
+          this.#fh,
+          inBuf,
+          0,
+          len,
+          STANDARD_HEADER_SIZE + i * oldRs,
+        );
+        if (got < len) {
+          throw new FormatError(
+            `Cannot rebuild ${this.path}: the file shrank while being rewritten`,
+            { path: this.path },
+          );
+        }
+        let bytes: Uint8Array = inBuf.subarray(0, len);
+        let from = this.#mask;
+        for (const to of chain) {
+          bytes = convertRecords(
+            bytes,
+            n,
+            from,
+            to,
+            this.#minmove,
+            this.#pricescale,
+          );
+          from = to;
+        }
+        await writeFully(out, bytes, 0, n * newRs, outPos);
+        outPos += n * newRs;
+      }
+      await writeFully(out, pending, 0, pendingLen, outPos);
+      const header = encodeHeader(fields);
+      await writeFully(out, header, 0, header.length, 0);
+      if (this.#durable) await out.sync();
+      await out.close();
+      await this.hooks.beforeRebuildRename?.();
+      await rename(tmp, this.#filePath);
+      renamed = true;
+      if (this.#durable) await fsyncDir(this.#filePath);
+    } catch (err) {
+      if (!renamed) {
+        await out.close().catch(() => {});
+        await unlink(tmp).catch(() => {});
+      }
+      throw err;
+    }
+    const old = this.#fh;
+    this.#fh = await open(this.#filePath, "r+");
+    await old.close().catch(() => {});
+  }
+
+  /**
+   * Sets the tick grid (`mintick = minmove / pricescale`), rewriting the header
+   * in place. Later bars are checked against it for promotion.
+   */
+  setTickInfo(minmove: number, pricescale: number): Promise<void> {
+    return this.#serial(async () => {
+      this.#checkOpen("set the tick grid");
+      const grid = checkGrid(minmove, pricescale)!;
+      if (
+        grid.minmove === this.#minmove && grid.pricescale === this.#pricescale
+      ) return;
+      const fields = this.#fields();
+      fields.minmove = grid.minmove;
+      fields.pricescale = grid.pricescale;
+      const header = encodeHeader(fields);
+      await writeFully(this.#fh, header, 0, FIXED_HEADER_SIZE, 0);
+      if (this.#durable) await this.#fh.datasync();
+      this.#minmove = grid.minmove;
+      this.#pricescale = grid.pricescale;
+    });
+  }
+
+  #fields(): HeaderFields {
+    return {
+      mask: this.#mask,
+      count: this.#count,
+      first: this.#first,
+      last: this.#last,
+      dense: this.#dense,
+      intervalValue: this.#intervalValue,
+      intervalUnit: this.#intervalUnit,
+      minmove: this.#minmove,
+      pricescale: this.#pricescale,
+    };
+  }
+
+  /**
+   * Finishes: syncs (when not durable), closes the file and releases the lock.
+   * In replace mode renames the new file (and sidecar) over the old ones.
+   */
+  close(): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#state !== "open") return;
+      this.#state = "closed";
+      try {
+        if (this.#replace || !this.#durable) {
+          await this.#fh.sync();
+          await this.#sidecar.sync();
+        }
+        await this.#fh.close();
+        await this.#sidecar.close();
+        if (this.#replace) {
+          const side = sidecarPath(this.path);
+          if (this.#sidecar.active) await rename(this.#sidecar.path, side);
+          else await unlink(side).catch(() => {});
+          await rename(this.#filePath, this.path);
+          await fsyncDir(this.path);
+        }
+      } finally {
+        await this.#lock?.release();
+        this.#lock = null;
+      }
+    });
+  }
+
+  /**
+   * Stops writing: committed data stays (in replace mode the temporary file
+   * is deleted and the old file is left as it was). Releases the lock.
+   */
+  abort(_reason?: unknown): Promise<void> {
+    return this.#serial(async () => {
+      if (this.#state !== "open") return;
+      this.#state = "aborted";
+      try {
+        if (!this.#durable && !this.#replace) {
+          await this.#fh.sync().catch(() => {});
+          await this.#sidecar.sync().catch(() => {});
+        }
+        await this.#fh.close().catch(() => {});
+        await this.#sidecar.close().catch(() => {});
+        if (this.#replace) {
+          await unlink(this.#filePath).catch(() => {});
+          await unlink(this.#sidecar.path).catch(() => {});
+        }
+      } finally {
+        await this.#lock?.release();
+        this.#lock = null;
+      }
+    });
+  }
+
+  /**
+   * A `WritableStream` sink: each chunk is appended; closing the stream closes
+   * the writer; aborting it aborts the writer (committed data stays).
+   */
+  get writable(): WritableStream<CandleBatch> {
+    this.#writable ??= new WritableStream<CandleBatch>({
+      write: (batch) => this.append(batch),
+      close: () => this.close(),
+      abort: (reason) => this.abort(reason),
+    });
+    return this.#writable;
+  }
+
+  /** Aborts unless {@linkcode OhlcvWriter.close} was called. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.abort();
+  }
+}
+
+function emptyFields(tf: Timeframe, grid: Grid | null): HeaderFields {
+  return {
+    mask: 0,
+    count: 0,
+    first: 0,
+    last: 0,
+    dense: false,
+    intervalValue: tf.value,
+    intervalUnit: tf.headerUnit,
+    minmove: grid?.minmove ?? 0,
+    pricescale: grid?.pricescale ?? 0,
+  };
+}
+
+function appendEncoded(
+  prev: Uint8Array,
+  batch: CandleBatch,
+  start: number,
+  end: number,
+  mask: number,
+): Uint8Array {
+  const rs = standardLayout(mask).recordSize;
+  const out = new Uint8Array(prev.length + (end - start) * rs);
+  out.set(prev, 0);
+  encodeStandard(
+    batch,
+    start,
+    end,
+    mask,
+    new DataView(out.buffer),
+    prev.length,
+  );
+  return out;
+}
+
+/** Re-reads `n` records with grid snapping and re-packs them in another layout. */
+function convertRecords(
+  bytes: Uint8Array,
+  n: number,
+  fromMask: number,
+  toMask: number,
+  minmove: number,
+  pricescale: number,
+): Uint8Array {
+  const tmp = allocBatch(n);
+  decodeStandard(
+    new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    0,
+    n,
+    fromMask,
+    minmove,
+    pricescale,
+    tmp,
+    0,
+  );
+  const out = new Uint8Array(n * standardLayout(toMask).recordSize);
+  encodeStandard(tmp, 0, n, toMask, new DataView(out.buffer), 0);
+  return out;
+}
