@@ -1,0 +1,532 @@
+import assert from "node:assert/strict";
+import { readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  batchFromRows,
+  batchToRows,
+  type CandleBatch,
+  concatBatches,
+} from "../format/candle_batch.ts";
+import { FormatError } from "../format/format_error.ts";
+import { OhlcvReader } from "../format/ohlcv_reader.ts";
+import {
+  candlesToCsv,
+  CsvEncoderStream,
+  detectDelimiter,
+  inferPeriod,
+  parseCsvCandles,
+  readCsvFile,
+  writeCsvFile,
+} from "../format/csv.ts";
+import {
+  candlesToJson,
+  JsonEncoderStream,
+  parseJsonCandles,
+  readJsonFile,
+  writeJsonFile,
+} from "../format/json.ts";
+import { pyFloatRepr } from "../format/_py_float.ts";
+
+const FIXTURES = new URL("./fixtures/pynecore/", import.meta.url);
+const fixturePath = (name: string) => new URL(name, FIXTURES).pathname;
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true });
+  }
+}
+
+/** Rows with NaN for null, as the JSON fixtures store them. */
+function rowsOf(json: (number | null)[][]): number[][] {
+  return json.map((r) => r.map((v) => (v === null ? NaN : v)));
+}
+
+Deno.test("writeCsvFile exports btc_1D_gap.ohlcv byte for byte like PyneCore", async () => {
+  await withTempDir(async (dir) => {
+    for (const batchSize of [65536, 7, 1]) {
+      await using reader = await OhlcvReader.open(
+        fixturePath("btc_1D_gap.ohlcv"),
+      );
+      const out = join(dir, `out_${batchSize}.csv`);
+      const n = await writeCsvFile(out, reader.batches({ batchSize }));
+      assert.equal(n, reader.count);
+      assert.deepEqual(
+        await readFile(out),
+        await readFile(fixturePath("btc_1D_gap.export.csv")),
+      );
+    }
+  });
+});
+
+Deno.test("writeJsonFile exports btc_1D_gap.ohlcv byte for byte like PyneCore", async () => {
+  await withTempDir(async (dir) => {
+    for (const batchSize of [65536, 7, 1]) {
+      await using reader = await OhlcvReader.open(
+        fixturePath("btc_1D_gap.ohlcv"),
+      );
+      const out = join(dir, `out_${batchSize}.json`);
+      await writeJsonFile(out, reader.readable({ batchSize }));
+      assert.deepEqual(
+        await readFile(out),
+        await readFile(fixturePath("btc_1D_gap.export.json")),
+      );
+    }
+    assert.deepEqual((await readdir(dir)).sort(), [
+      "out_1.json",
+      "out_65536.json",
+      "out_7.json",
+    ]);
+  });
+});
+
+Deno.test("candlesToCsv and candlesToJson match PyneCore's export of the decoded fixture", async () => {
+  const fx = JSON.parse(await readFile(fixturePath("btc_1D_gap.json"), "utf8"));
+  const batch = batchFromRows(rowsOf(fx.decoded));
+  assert.equal(
+    candlesToCsv(batch),
+    await readFile(fixturePath("btc_1D_gap.export.csv"), "utf8"),
+  );
+  assert.equal(
+    candlesToJson(batch),
+    await readFile(fixturePath("btc_1D_gap.export.json"), "utf8"),
+  );
+});
+
+Deno.test("pyFloatRepr formats numbers exactly like Python's repr", () => {
+  const cases: Array<[number, string]> = [
+    [43000, "43000.0"],
+    [43000.12, "43000.12"],
+    [0, "0.0"],
+    [-0, "-0.0"],
+    [0.0001, "0.0001"],
+    [0.00001, "1e-05"],
+    [1.234e-5, "1.234e-05"],
+    [1e15, "1000000000000000.0"],
+    [1e16, "1e+16"],
+    [1.5e16, "1.5e+16"],
+    [0.1 + 0.2, "0.30000000000000004"],
+    [-2.5e-10, "-2.5e-10"],
+    [1e100, "1e+100"],
+    [5e-324, "5e-324"],
+    [1.7976931348623157e308, "1.7976931348623157e+308"],
+  ];
+  for (const [x, s] of cases) assert.equal(pyFloatRepr(x), s, String(x));
+});
+
+Deno.test("CSV export writes NaN as NaN and JSON export writes it as null", () => {
+  const batch = batchFromRows([[60000, 1, NaN, 1e-7, 0.5, NaN]]);
+  assert.equal(
+    candlesToCsv(batch),
+    "timestamp,open,high,low,close,volume\r\n60000,1.0,NaN,1e-07,0.5,NaN\r\n",
+  );
+  assert.equal(
+    candlesToJson(batch),
+    '[\n  {\n    "timestamp": 60000,\n    "open": 1.0,\n    "high": null,\n    "low": 1e-07,\n    "close": 0.5,\n    "volume": null\n  }\n]',
+  );
+  // 60000 looks like seconds by magnitude; the unit can be given explicitly.
+  assert.equal(parseCsvCandles(candlesToCsv(batch)).batch.time[0], 60_000_000);
+  const back = parseCsvCandles(candlesToCsv(batch), { timeUnit: "ms" });
+  assert.deepEqual(batchToRows(back.batch), batchToRows(batch));
+  assert.deepEqual(
+    batchToRows(
+      parseJsonCandles(candlesToJson(batch), { timeUnit: "ms" }).batch,
+    ),
+    batchToRows(batch),
+  );
+});
+
+Deno.test("Exports of no candles are a header-only CSV and an empty JSON array", async () => {
+  const empty = batchFromRows([]);
+  assert.equal(candlesToCsv(empty), "timestamp,open,high,low,close,volume\r\n");
+  assert.equal(candlesToJson(empty), "[]");
+  const csv = await Array.fromAsync(
+    ReadableStream.from<CandleBatch>([]).pipeThrough(new CsvEncoderStream()),
+  );
+  assert.equal(csv.join(""), "timestamp,open,high,low,close,volume\r\n");
+  const json = await Array.fromAsync(
+    ReadableStream.from([empty]).pipeThrough(new JsonEncoderStream()),
+  );
+  assert.equal(json.join(""), "[]");
+});
+
+Deno.test("CSV export with timeFormat iso writes a time column", () => {
+  const batch = batchFromRows([[Date.UTC(2024, 0, 2), 1, 2, 0.5, 1.5, 10]]);
+  assert.equal(
+    candlesToCsv(batch, { timeFormat: "iso" }),
+    "time,open,high,low,close,volume\r\n2024-01-02T00:00:00.000Z,1.0,2.0,0.5,1.5,10.0\r\n",
+  );
+  const back = parseCsvCandles(candlesToCsv(batch, { timeFormat: "iso" }));
+  assert.equal(back.timeUnit, "iso");
+  assert.deepEqual(batchToRows(back.batch), batchToRows(batch));
+  assert.match(
+    candlesToJson(batch, { timeFormat: "iso" }),
+    /"time": "2024-01-02T00:00:00.000Z"/,
+  );
+  assert.throws(
+    () => candlesToCsv(batch, { timeFormat: "s" as "ms" }),
+    RangeError,
+  );
+});
+
+Deno.test("CsvEncoderStream output joined over many batches equals the one-shot export", async () => {
+  const rows = Array.from(
+    { length: 50 },
+    (_, i) => [i * 60000, 10 + i, 11 + i, 9 + i, 10.5 + i, i * 0.001],
+  );
+  const batches = [0, 7, 7, 20, 50].slice(1).map((end, j, a) =>
+    batchFromRows(rows.slice(j === 0 ? 0 : a[j - 1], end))
+  );
+  const chunks = await Array.fromAsync(
+    ReadableStream.from(batches).pipeThrough(new CsvEncoderStream()),
+  );
+  assert.equal(chunks.join(""), candlesToCsv(concatBatches(batches)));
+  const jchunks = await Array.fromAsync(
+    ReadableStream.from(batches).pipeThrough(new JsonEncoderStream()),
+  );
+  assert.equal(jchunks.join(""), candlesToJson(concatBatches(batches)));
+  JSON.parse(jchunks.join(""));
+});
+
+Deno.test("writeCsvFile leaves no file behind when the source fails", async () => {
+  await withTempDir(async (dir) => {
+    async function* broken() {
+      yield batchFromRows([[0, 1, 1, 1, 1, 1]]);
+      throw new Error("source broke");
+    }
+    await assert.rejects(
+      writeCsvFile(join(dir, "x.csv"), broken()),
+      /source broke/,
+    );
+    await assert.rejects(
+      writeJsonFile(join(dir, "x.json"), broken()),
+      /source broke/,
+    );
+    assert.deepEqual(await readdir(dir), []);
+  });
+});
+
+// ------------------------------------------------------------------ import
+
+Deno.test("parseCsvCandles reads PyneCore's own export back to the decoded values", async () => {
+  const fx = JSON.parse(await readFile(fixturePath("btc_1D_gap.json"), "utf8"));
+  const r = await readCsvFile(fixturePath("btc_1D_gap.export.csv"));
+  assert.deepEqual(batchToRows(r.batch), rowsOf(fx.decoded));
+  assert.equal(r.period, "1D");
+  assert.equal(r.timeUnit, "ms");
+  assert.equal(r.delimiter, ",");
+  assert.deepEqual(r.header, [
+    "timestamp",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+  ]);
+  const j = await readJsonFile(fixturePath("btc_1D_gap.export.json"));
+  assert.deepEqual(batchToRows(j.batch), rowsOf(fx.decoded));
+  assert.equal(j.period, "1D");
+});
+
+const T0 = Date.UTC(2024, 0, 1);
+const EXPECTED = [
+  [T0, 1, 2, 0.5, 1.5, 10],
+  [T0 + 3_600_000, 1.5, 2.5, 1, 2, 12],
+  [T0 + 7_200_000, 2, 3, 1.5, 2.5, 0],
+];
+
+Deno.test("parseCsvCandles detects headers, delimiters and timestamp units", () => {
+  const s = T0 / 1000;
+  const variants: Array<[string, string, string]> = [
+    [
+      "ms, comma, header",
+      `timestamp,open,high,low,close,volume\n${T0},1,2,0.5,1.5,10\n${
+        T0 + 3600000
+      },1.5,2.5,1,2,12\n${T0 + 7200000},2,3,1.5,2.5,0\n`,
+      ",",
+    ],
+    [
+      "seconds, headerless",
+      `${s},1,2,0.5,1.5,10\n${s + 3600},1.5,2.5,1,2,12\n${
+        s + 7200
+      },2,3,1.5,2.5,0`,
+      ",",
+    ],
+    [
+      "µs, semicolon",
+      `Time;Open;High;Low;Close;Volume\r\n${T0 * 1000};1;2;0.5;1.5;10\r\n${
+        (T0 + 3600000) * 1000
+      };1.5;2.5;1;2;12\r\n${(T0 + 7200000) * 1000};2;3;1.5;2.5;0\r\n`,
+      ";",
+    ],
+    [
+      "ns, tab",
+      `${BigInt(T0) * 1000000n}\t1\t2\t0.5\t1.5\t10\n${
+        BigInt(T0 + 3600000) * 1000000n
+      }\t1.5\t2.5\t1\t2\t12\n${
+        BigInt(T0 + 7200000) * 1000000n
+      }\t2\t3\t1.5\t2.5\t0\n`,
+      "\t",
+    ],
+    [
+      "ISO, pipe, shuffled columns",
+      `Date|Volume|Close|Low|High|Open\n2024-01-01T00:00:00Z|10|1.5|0.5|2|1\n2024-01-01 01:00:00|12|2|1|2.5|1.5\n2024-01-01T03:00:00+01:00|0|2.5|1.5|3|2\n`,
+      "|",
+    ],
+    [
+      "decimal comma with semicolons",
+      `date;open;high;low;close;vol\n2024-01-01 00:00;1;2;0,5;1,5;10\n2024-01-01 01:00;1,5;2,5;1;2;12\n2024-01-01 02:00;2;3;1,5;2,5;0\n`,
+      ";",
+    ],
+    [
+      "MetaTrader date and time columns",
+      `<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<TICKVOL>\n2024.01.01,00:00,1,2,0.5,1.5,10\n2024.01.01,01:00,1.5,2.5,1,2,12\n2024.01.01,02:00,2,3,1.5,2.5,0\n`,
+      ",",
+    ],
+    [
+      "MetaTrader headerless",
+      `2024.01.01,00:00,1,2,0.5,1.5,10\n2024.01.01,01:00,1.5,2.5,1,2,12\n2024.01.01,02:00,2,3,1.5,2.5,0\n`,
+      ",",
+    ],
+    [
+      "quoted header and BOM",
+      `\uFEFF"timestamp","open","high","low","close","volume"\n"${T0}","1","2","0.5","1.5","10"\n${
+        T0 + 3600000
+      },1.5,2.5,1,2,12\n${T0 + 7200000},2,3,1.5,2.5,0\n`,
+      ",",
+    ],
+  ];
+  for (const [name, text, delimiter] of variants) {
+    const r = parseCsvCandles(text);
+    assert.equal(r.delimiter, delimiter, name);
+    assert.deepEqual(batchToRows(r.batch), EXPECTED, name);
+    assert.equal(r.period, "60", name);
+  }
+  assert.equal(parseCsvCandles(variants[1]![1]).timeUnit, "s");
+  assert.equal(parseCsvCandles(variants[2]![1]).timeUnit, "us");
+  assert.equal(parseCsvCandles(variants[3]![1]).timeUnit, "ns");
+});
+
+Deno.test("parseCsvCandles without a volume column gives NaN volumes", () => {
+  const r = parseCsvCandles(`time,open,high,low,close\n${T0},1,2,0.5,1.5\n`);
+  assert.ok(Number.isNaN(r.batch.volume[0]!));
+  assert.equal(r.period, undefined);
+  assert.ok(
+    Number.isNaN(parseCsvCandles(`${T0},1,2,0.5,1.5`).batch.volume[0]!),
+  );
+});
+
+Deno.test("parseCsvCandles reads NaN, nan, null and empty cells as missing", () => {
+  const r = parseCsvCandles(
+    `timestamp,open,high,low,close,volume\n${T0},1,NaN,nan,,null\n`,
+  );
+  assert.deepEqual(batchToRows(r.batch), [[T0, 1, NaN, NaN, NaN, NaN]]);
+});
+
+Deno.test("parseCsvCandles sorts descending input and refuses duplicate times", () => {
+  const r = parseCsvCandles(
+    `${T0 + 7200000},2,3,1.5,2.5,0\n${
+      T0 + 3600000
+    },1.5,2.5,1,2,12\n${T0},1,2,0.5,1.5,10\n`,
+  );
+  assert.deepEqual(batchToRows(r.batch), EXPECTED);
+  assert.throws(
+    () =>
+      parseCsvCandles(
+        `t,o,h,l,c,v\n${T0},1,2,0.5,1.5,10\n${
+          T0 + 60000
+        },1,2,0.5,1.5,10\n${T0},1,2,0.5,1.5,10\n`,
+        { path: "d.csv" },
+      ),
+    /^FormatError: Cannot import d\.csv: rows 2 and 4 have the same time 2024-01-01T00:00:00\.000Z$/,
+  );
+});
+
+Deno.test("parseCsvCandles errors name the file, the row and the bad value", () => {
+  const head = "timestamp,open,high,low,close,volume\n";
+  const good = (i: number) => `${T0 + i * 60000},1,2,0.5,1.5,10\n`;
+  const many = head + Array.from({ length: 15 }, (_, i) => good(i)).join("");
+  const cases: Array<[string, RegExp]> = [
+    [
+      many + `${T0 + 99 * 60000},1,abc,0.5,1.5,10\n`,
+      /^Cannot import data\.csv: row 17: high "abc" is not a number$/,
+    ],
+    [
+      head + good(0) + `${T0 + 60000},1,0.9,0.5,1.5,10\n`,
+      /^Cannot import data\.csv: row 3: high 0\.9 is below max\(open, close\) 1\.5$/,
+    ],
+    [
+      head + `${T0},1,2,1.2,1.5,10\n`,
+      /row 2: low 1\.2 is above min\(open, close\) 1$/,
+    ],
+    [
+      head + `${T0},1,inf,0.5,1.5,10\n`,
+      /row 2: high "inf" is not a finite number/,
+    ],
+    [
+      head + `${T0},1,1e999,0.5,1.5,10\n`,
+      /row 2: high "1e999" is not a finite number/,
+    ],
+    [
+      head + `yesterday,1,2,0.5,1.5,10\n`,
+      /row 2: time "yesterday" is not a timestamp/,
+    ],
+    [
+      head + `2024-02-31,1,2,0.5,1.5,10\n`,
+      /row 2: time "2024-02-31" is not a timestamp/,
+    ],
+    [head + `${T0},1,2\n`, /row 2: 3 columns, expected 6/],
+    [
+      "when,open,high,low,close\n1,2,3,4,5\n",
+      /no "time" column in the header \(columns: when, open, high, low, close\)/,
+    ],
+    [
+      `${T0}\n${T0 + 60000}\n`,
+      /row 1: 1 column; expected time, open, high, low, close and optionally volume \(is the delimiter "," right\?\)/,
+    ],
+    ["", /the file is empty/],
+    [
+      head + `${T0},1,2,0.5,1.5,10\n2024-01-02,1,2,0.5,1.5,10\n`,
+      /row 3: time "2024-01-02" is not a number like the rows before it/,
+    ],
+  ];
+  for (const [text, re] of cases) {
+    assert.throws(
+      () => parseCsvCandles(text, { path: "data.csv" }),
+      (e: unknown) =>
+        e instanceof FormatError && e.path === "data.csv" && re.test(e.message),
+      JSON.stringify(text.slice(-60)),
+    );
+  }
+});
+
+Deno.test("parseCsvCandles honours explicit delimiter and header options", () => {
+  // A header-like first row read as data when header: false fails on that row.
+  assert.throws(
+    () => parseCsvCandles("a,b,c,d,e\n", { header: false }),
+    /row 1: time "a" is not a timestamp/,
+  );
+  const r = parseCsvCandles(`${T0};1;2;0.5;1.5;10\n`, { delimiter: ";" });
+  assert.equal(r.count, 1);
+  assert.equal(detectDelimiter("a;b;c\n1,5;2,5;3\n"), ";");
+  assert.equal(detectDelimiter("a\tb\n1\t2\n"), "\t");
+  assert.equal(detectDelimiter("abc\n"), ",");
+});
+
+Deno.test("inferPeriod uses the most common spacing and the largest fitting unit", () => {
+  const series = (step: number, n: number, start = T0) =>
+    Array.from({ length: n }, (_, i) => start + i * step);
+  assert.equal(inferPeriod(series(60_000, 10)), "1");
+  assert.equal(inferPeriod(series(15_000, 10)), "15S");
+  assert.equal(inferPeriod(series(3_600_000, 10)), "60");
+  assert.equal(inferPeriod(series(4 * 3_600_000, 10)), "240");
+  assert.equal(inferPeriod(series(86_400_000, 10)), "1D");
+  assert.equal(inferPeriod(series(7 * 86_400_000, 10)), "1W");
+  assert.equal(inferPeriod(series(14 * 86_400_000, 10)), "2W");
+  assert.equal(
+    inferPeriod(Array.from({ length: 14 }, (_, i) => Date.UTC(2023, i, 1))),
+    "1M",
+  );
+  assert.equal(
+    inferPeriod(Array.from({ length: 6 }, (_, i) => Date.UTC(2023, 3 * i, 1))),
+    "3M",
+  );
+  // Hourly forex with weekend gaps stays hourly; one candle cannot tell.
+  const fx = [
+    ...series(3_600_000, 24),
+    ...series(3_600_000, 24, T0 + 3 * 86_400_000),
+  ];
+  assert.equal(inferPeriod(fx), "60");
+  assert.equal(inferPeriod([T0]), undefined);
+  assert.equal(inferPeriod([T0, T0 + 1500]), undefined);
+});
+
+Deno.test("parseJsonCandles reads arrays, objects, wrapped arrays and nulls", () => {
+  const arrays = JSON.stringify(EXPECTED);
+  assert.deepEqual(batchToRows(parseJsonCandles(arrays).batch), EXPECTED);
+  const objs = JSON.stringify(
+    EXPECTED.map(([t, o, h, l, c, v]) => ({
+      t: new Date(t!).toISOString(),
+      o,
+      h,
+      l,
+      c,
+      v,
+    })),
+  );
+  const r = parseJsonCandles(objs);
+  assert.deepEqual(batchToRows(r.batch), EXPECTED);
+  assert.equal(r.timeUnit, "iso");
+  assert.equal(r.period, "60");
+  assert.deepEqual(
+    batchToRows(parseJsonCandles(`{"data": ${arrays}}`).batch),
+    EXPECTED,
+  );
+  assert.deepEqual(
+    batchToRows(
+      parseJsonCandles(
+        `[{"Timestamp": ${T0}, "Open": "1", "High": null, "Low": 0.5, "Close": 1.5}]`,
+      ).batch,
+    ),
+    [[T0, 1, NaN, 0.5, 1.5, NaN]],
+  );
+});
+
+Deno.test("parseJsonCandles errors name the file and the row", () => {
+  const cases: Array<[string, RegExp]> = [
+    ["[1,", /^Cannot import d\.json: not valid JSON/],
+    [
+      '{"x": 1}',
+      /expected an array of candles \(or an object with a "candles" or "data" array\), got an object with keys x/,
+    ],
+    ["5", /expected an array of candles, got 5/],
+    [
+      `[[${T0},1,2,0.5,1.5,1], "x"]`,
+      /row 2: expected an object or an array, got "x"/,
+    ],
+    [
+      `[[${T0},1,2,0.5,1.5,1], [${T0 + 60000},1,"abc",0.5,1.5,1]]`,
+      /row 2: high "abc" is not a number/,
+    ],
+    [
+      `[[${T0},1,2]]`,
+      /row 1: 3 values; expected \[time, open, high, low, close, volume\]/,
+    ],
+    [
+      `[{"time": ${T0}, "open": 1, "high": 2, "low": 0.5}]`,
+      /row 1: no "close" key \(keys: time, open, high, low\)/,
+    ],
+    [
+      `[{"time": ${T0}, "open": 1, "high": 2, "low": 0.5, "close": true}]`,
+      /row 1: close true is not a number/,
+    ],
+  ];
+  for (const [text, re] of cases) {
+    assert.throws(
+      () => parseJsonCandles(text, { path: "d.json" }),
+      (e: unknown) => e instanceof FormatError && re.test(e.message),
+      text,
+    );
+  }
+});
+
+Deno.test("readCsvFile and readJsonFile name the file in errors", async () => {
+  await withTempDir(async (dir) => {
+    const p = join(dir, "bad.csv");
+    await writeFile(p, "timestamp,open,high,low,close,volume\n1,x,1,1,1,1\n");
+    await assert.rejects(
+      readCsvFile(p),
+      (e: unknown) =>
+        e instanceof FormatError &&
+        e.message.startsWith(`Cannot import ${p}: row 2: open "x"`),
+    );
+    const j = join(dir, "bad.json");
+    await writeFile(j, "[{]");
+    await assert.rejects(
+      readJsonFile(j),
+      (e: unknown) => e instanceof FormatError && e.path === j,
+    );
+  });
+});
