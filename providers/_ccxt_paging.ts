@@ -1,0 +1,243 @@
+/**
+ * Concurrent, gap-safe paging of a time range into fixed windows, independent
+ * of ccxt: the provider supplies a page fetcher (with retries) and gets
+ * ordered, sequence-numbered batches back. Private to the ccxt provider.
+ *
+ * How it never skips or repeats data:
+ * - The range `[from, to)` (aligned up to the timeframe's grid) is cut into
+ *   windows of `pageSize` periods: window k starts `k * pageSize` periods
+ *   after the first. Windows partition the range, so each candle belongs to
+ *   exactly one window, and windows are fetched concurrently.
+ * - A window is asked for with `since` = its start, `until` = its end - 1 and
+ *   `limit` = the periods it holds, so a venue returning oldest-first or
+ *   newest-first pages answers it whole.
+ * - If the venue answers fewer candles (its cap is below the window, or
+ *   gaps), the window continues with the sub-ranges not yet covered: from the
+ *   last candle + one period to the window end, and from the window start to
+ *   the first candle. An empty answer ends a sub-range (a gap, stepped over).
+ * - Candles outside the window, off the grid, or still forming (`now`) are
+ *   dropped; duplicates inside a window are removed.
+ * - Windows are emitted in order with consecutive `seq` numbers (empty
+ *   windows emit nothing), so a consumer that stops or fails midway holds a
+ *   gap-free prefix and can resume.
+ *
+ * @module
+ */
+
+import { batchFromRows, type CandleBatch } from "../format/candle_batch.ts";
+import {
+  nextPeriodStart,
+  periodStart,
+  type Timeframe,
+} from "../format/timeframe.ts";
+
+/** A row as ccxt returns it: `[time, open, high, low, close, volume]`. */
+export type OhlcvRow = readonly (number | null | undefined)[];
+
+/**
+ * Fetches one page: candles with open time `>= since` and `<= until`, at most
+ * `limit`. May return candles outside the bounds; they are dropped.
+ */
+export type PageFetcher = (
+  since: number,
+  until: number,
+  limit: number,
+  signal: AbortSignal,
+) => Promise<readonly OhlcvRow[]>;
+
+/** What to page. */
+export interface PagingPlan {
+  /** Timeframe. */
+  readonly timeframe: Timeframe;
+  /** First open time wanted, inclusive, ms. */
+  readonly from: number;
+  /** End, exclusive, ms. */
+  readonly to: number;
+  /** Candles per request (window size in periods). */
+  readonly pageSize: number;
+  /** Windows fetched at once. */
+  readonly concurrency: number;
+  /** Server (or local) time: candles whose period ends after it are forming and dropped. */
+  readonly now: number;
+  /** Fetches a page. */
+  readonly fetch: PageFetcher;
+  /** Aborts the paging. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/** Open time `n` periods after `t` (which is on the grid). */
+export function advancePeriods(tf: Timeframe, t: number, n: number): number {
+  if (!tf.calendar) return t + n * tf.ms;
+  const d = new Date(t);
+  return Date.UTC(
+    d.getUTCFullYear(),
+    d.getUTCMonth() + n * tf.value,
+    d.getUTCDate(),
+    d.getUTCHours(),
+    d.getUTCMinutes(),
+    d.getUTCSeconds(),
+    d.getUTCMilliseconds(),
+  );
+}
+
+/** Number of grid periods opening in `[a, b)`, `a` on the grid. */
+export function periodsBetween(tf: Timeframe, a: number, b: number): number {
+  if (b <= a) return 0;
+  if (!tf.calendar) return Math.ceil((b - a) / tf.ms);
+  let n = 0;
+  for (let t = a; t < b; t = nextPeriodStart(tf, t)) n++;
+  return n;
+}
+
+/** The first grid time at or after `t`. */
+export function alignUp(tf: Timeframe, t: number): number {
+  const s = periodStart(tf, t);
+  return s < t ? nextPeriodStart(tf, s) : s;
+}
+
+/** The windows `[start, end)` of a plan, in order. */
+export function planWindows(
+  tf: Timeframe,
+  from: number,
+  to: number,
+  pageSize: number,
+): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const start = alignUp(tf, from);
+  for (let k = 0;; k++) {
+    const a = advancePeriods(tf, start, k * pageSize);
+    if (a >= to) break;
+    const b = Math.min(to, advancePeriods(tf, start, (k + 1) * pageSize));
+    out.push([a, b]);
+  }
+  return out;
+}
+
+/** Fetches one window completely (see the module doc). */
+export async function fetchWindow(
+  tf: Timeframe,
+  windowStart: number,
+  windowEnd: number,
+  pageSize: number,
+  now: number,
+  fetch: PageFetcher,
+  signal: AbortSignal,
+): Promise<CandleBatch> {
+  const byTime = new Map<number, OhlcvRow>();
+  const pending: Array<[number, number]> = [[windowStart, windowEnd]];
+  while (pending.length > 0) {
+    const [a, b] = pending.pop()!;
+    const limit = Math.min(pageSize, periodsBetween(tf, a, b));
+    if (limit <= 0) continue;
+    signal.throwIfAborted();
+    const rows = await fetch(a, b - 1, limit, signal);
+    let first = Infinity;
+    let last = -Infinity;
+    for (const row of rows) {
+      const t = row[0];
+      if (typeof t !== "number" || t < a || t >= b) continue;
+      if (!byTime.has(t)) byTime.set(t, row);
+      if (t < first) first = t;
+      if (t > last) last = t;
+    }
+    if (last === -Infinity) continue; // empty: a gap, stepped over
+    const after = alignUp(tf, last + 1);
+    if (after < b) pending.push([after, b]);
+    if (first > a) pending.push([a, alignUp(tf, first)]);
+  }
+  const times = [...byTime.keys()].sort((x, y) => x - y);
+  const rows: OhlcvRow[] = [];
+  for (const t of times) {
+    if (!(periodStart(tf, t) === t)) continue; // off the grid
+    if (nextPeriodStart(tf, t) > now) continue; // forming
+    rows.push(byTime.get(t)!);
+  }
+  return batchFromRows(rows);
+}
+
+/**
+ * Pages a plan: fetches windows concurrently (at most `concurrency` at once,
+ * at most `4 * concurrency` ahead of the consumer) and yields non-empty
+ * windows in order with consecutive `seq` numbers from 0.
+ */
+export async function* pageCandles(
+  plan: PagingPlan,
+): AsyncGenerator<CandleBatch> {
+  const tf = plan.timeframe;
+  const to = Math.min(plan.to, periodStart(tf, plan.now));
+  const windows = planWindows(tf, plan.from, to, plan.pageSize);
+  if (windows.length === 0) return;
+  const concurrency = Math.max(1, Math.min(plan.concurrency, windows.length));
+  const ahead = concurrency * 4;
+  const inner = new AbortController();
+  const done = new Map<number, CandleBatch>();
+  let nextIndex = 0;
+  let emitIndex = 0;
+  let failure: { error: unknown } | undefined;
+  let wake: (() => void) | undefined;
+  const workerWake: Array<() => void> = [];
+  const notify = () => {
+    const w = wake;
+    wake = undefined;
+    w?.();
+  };
+  const onAbort = () => {
+    inner.abort(plan.signal!.reason);
+    for (const r of workerWake.splice(0)) r();
+    notify();
+  };
+  plan.signal?.addEventListener("abort", onAbort, { once: true });
+  if (plan.signal?.aborted) inner.abort(plan.signal.reason);
+
+  const worker = async () => {
+    while (!inner.signal.aborted && failure === undefined) {
+      if (nextIndex >= windows.length) return;
+      if (nextIndex - emitIndex >= ahead) {
+        await new Promise<void>((r) => workerWake.push(r));
+        continue;
+      }
+      const i = nextIndex++;
+      const [a, b] = windows[i]!;
+      try {
+        const batch = await fetchWindow(
+          tf,
+          a,
+          b,
+          plan.pageSize,
+          plan.now,
+          plan.fetch,
+          inner.signal,
+        );
+        done.set(i, batch);
+      } catch (error) {
+        if (failure === undefined) failure = { error };
+        inner.abort(error);
+      }
+      notify();
+    }
+  };
+  const workers: Promise<void>[] = [];
+  for (let w = 0; w < concurrency; w++) workers.push(worker());
+
+  let seq = 0;
+  try {
+    while (emitIndex < windows.length) {
+      const batch = done.get(emitIndex);
+      if (batch !== undefined) {
+        done.delete(emitIndex);
+        emitIndex++;
+        for (const r of workerWake.splice(0)) r();
+        if (batch.time.length > 0) yield { ...batch, seq: seq++ };
+        continue;
+      }
+      if (failure !== undefined) throw failure.error;
+      if (plan.signal?.aborted) throw plan.signal.reason;
+      await new Promise<void>((r) => (wake = r));
+    }
+  } finally {
+    plan.signal?.removeEventListener("abort", onAbort);
+    if (!inner.signal.aborted) inner.abort(new Error("paging stopped"));
+    for (const r of workerWake.splice(0)) r();
+  }
+  await Promise.all(workers);
+}
