@@ -1,0 +1,46 @@
+/**
+ * A private stage of `download()`: keeps candles with `from <= time < to`.
+ *
+ * @module
+ */
+
+import { type CandleBatch, selectCandles } from "../format/candle_batch.ts";
+
+/** Keeps candles inside `[from, to)`; counts the others in `dropped`. */
+export class RangeStream extends TransformStream<CandleBatch, CandleBatch> {
+  readonly #counts: { dropped: number };
+
+  /** Creates the stage. */
+  constructor(from: number, to: number) {
+    const counts = { dropped: 0 };
+    super({
+      transform(batch, controller) {
+        const time = batch.time;
+        const n = time.length;
+        let i = 0;
+        for (; i < n; i++) {
+          const t = time[i]!;
+          if (!(t >= from && t < to)) break;
+        }
+        if (i === n) {
+          if (n > 0) controller.enqueue(batch);
+          return;
+        }
+        const keep = new Uint32Array(n);
+        let k = 0;
+        for (let j = 0; j < n; j++) {
+          const t = time[j]!;
+          if (t >= from && t < to) keep[k++] = j;
+        }
+        counts.dropped += n - k;
+        if (k > 0) controller.enqueue(selectCandles(batch, keep, k));
+      },
+    });
+    this.#counts = counts;
+  }
+
+  /** Candles outside the range. */
+  get dropped(): number {
+    return this.#counts.dropped;
+  }
+}

@@ -1,0 +1,613 @@
+/**
+ * `download()`: wires a provider to an `.ohlcv` file — PyneCore file naming,
+ * the writer lock, the symbol-info `.toml`, the tick grid, resume after the
+ * last committed candle, filling in before the first one, atomic truncate,
+ * abort, progress and a summary.
+ *
+ * @example
+ * ```ts
+ * import { download } from "./download.ts";
+ * import { MemoryProvider } from "../testing/memory_provider.ts";
+ *
+ * const dataDir = await Deno.makeTempDir();
+ * await using provider = new MemoryProvider();
+ * const summary = await download(provider, "BTCUSDT", {
+ *   timeframe: "60",
+ *   dataDir,
+ *   from: "7", // days back
+ * });
+ * console.log(summary.path, summary.candles, summary.gaps.length);
+ * await Deno.remove(dataDir, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+
+import { mkdir, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import type { CandleBatch, CandleRow } from "../format/candle_batch.ts";
+import { FormatError } from "../format/format_error.ts";
+import { OhlcvReader } from "../format/ohlcv_reader.ts";
+import { OhlcvWriter } from "../format/ohlcv_writer.ts";
+import {
+  formatProviderString,
+  ohlcvFileName,
+} from "../format/provider_string.ts";
+import type { SymbolInfo } from "../format/symbol_info.ts";
+import { symbolInfoPath, writeSymbolInfo } from "../format/symbol_info_toml.ts";
+import {
+  nextPeriodStart,
+  parseTimeframe,
+  periodStart,
+  type Timeframe,
+} from "../format/timeframe.ts";
+import type { CandleRequest, Provider } from "../providers/provider.ts";
+import { ClosedCandlesStream } from "./closed_candles_stream.ts";
+import { parseDateInput } from "./date_input.ts";
+import { type DedupeConflict, DedupeStream } from "./dedupe_stream.ts";
+import { type Gap, GapStream } from "./gap_stream.ts";
+import { OrderStream } from "./order_stream.ts";
+import type { ProgressEvent } from "./progress_stream.ts";
+import {
+  ValidateStream,
+  type ValidationCounts,
+  type ValidationIssue,
+  type ValidationPolicy,
+} from "./validate_stream.ts";
+import { ProgressTracker } from "./_progress_tracker.ts";
+import { RangeStream } from "./_range_stream.ts";
+
+const DAY_MS = 86_400_000;
+
+/** Options for {@linkcode download}. */
+export interface DownloadOptions {
+  /** Timeframe in TradingView, MetaTrader or ccxt notation (`"1D"`, `"H1"`, `"5m"`). */
+  readonly timeframe: string | Timeframe;
+  /** Folder of the data files (created when missing). @default {"./data"} */
+  readonly dataDir?: string | undefined;
+  /**
+   * The `.ohlcv` file; overrides the PyneCore name
+   * `<provider>_<SYMBOL>_<period>.ohlcv` in `dataDir`. @default {undefined}
+   */
+  readonly path?: string | undefined;
+  /**
+   * Start: `"continue"` (after the file's last candle), a number of days back
+   * (`30` or `"30"`), a `Date`, or a date string (`"2024-01-01"`,
+   * `"2024-01-01 12:00"`, ISO 8601). A start before the file's first candle
+   * fills in the front (the file is rebuilt and atomically replaced).
+   * @default {"continue" when the file has candles, else 365 days back}
+   */
+  readonly from?: "continue" | number | string | Date | undefined;
+  /** End (exclusive), in the same forms as `from`; clamped to now. @default {now} */
+  readonly to?: number | string | Date | undefined;
+  /**
+   * Download `[from, to)` into a fresh file that atomically replaces the old
+   * one when complete (the old file stays intact until then). @default {false}
+   */
+  readonly truncate?: boolean | undefined;
+  /**
+   * Stops the download: the file keeps every committed candle (a replacement
+   * in progress is discarded) and the promise rejects with the signal's reason.
+   */
+  readonly signal?: AbortSignal | undefined;
+  /** Pages fetched at once (passed to the provider). @default {provider's choice} */
+  readonly concurrency?: number | undefined;
+  /** Candles per request (passed to the provider). @default {provider's choice} */
+  readonly pageSize?: number | undefined;
+  /** Ask the provider for extra per-candle data (`.extra.csv`). @default {false} */
+  readonly extraData?: boolean | undefined;
+  /** Receives progress reports (candles written, time reached, fraction, rate). */
+  readonly onProgress?: ((event: DownloadProgress) => void) | undefined;
+  /** Least time between progress reports, ms. @default {200} */
+  readonly progressIntervalMs?: number | undefined;
+  /** The clock, Unix ms (injectable for tests). @default {Date.now} */
+  readonly now?: (() => number) | undefined;
+  /** What to do with invalid candles (see `ValidateStream`). @default {"error"} */
+  readonly validation?: ValidationPolicy | undefined;
+  /** Accept NaN prices/volumes (venues without volume). @default {false} */
+  readonly allowNaN?: boolean | undefined;
+  /** fsync every committed batch. @default {true} */
+  readonly durable?: boolean | undefined;
+  /** Days back when there is no file and no `from`. @default {365} */
+  readonly defaultDays?: number | undefined;
+  /** Most pages waiting for an earlier one (see `OrderStream`). @default {256} */
+  readonly maxBuffered?: number | undefined;
+}
+
+/** A progress report of {@linkcode download}. `candles` counts candles written. */
+export type DownloadProgress = ProgressEvent;
+
+/** How {@linkcode download} used the file. */
+export type DownloadMode =
+  /** No file (or an empty one): created. */
+  | "new"
+  /** Topped up after the last committed candle. */
+  | "append"
+  /** Filled in before the first candle (and topped up): rebuilt and replaced. */
+  | "prepend"
+  /** Replaced by a fresh download. */
+  | "truncate";
+
+/** What {@linkcode download} did. */
+export interface DownloadSummary {
+  /** The `.ohlcv` file. */
+  readonly path: string;
+  /** The symbol-info `.toml` beside it. */
+  readonly symbolInfoPath: string;
+  /** The provider string saved in the `.toml` (`"ccxt:BYBIT:BTC/USDT:USDT@1D"`). */
+  readonly providerString: string;
+  /** The normalized symbol. */
+  readonly symbol: string;
+  /** The TradingView period. */
+  readonly timeframe: string;
+  /** How the file was used. */
+  readonly mode: DownloadMode;
+  /** The requested range `[from, to)` after defaults and clamping, Unix ms. */
+  readonly range: { readonly from: number; readonly to: number };
+  /** Candles downloaded and written by this run. */
+  readonly candles: number;
+  /** Existing candles copied into the rebuilt file (`"prepend"`). */
+  readonly copied: number;
+  /** First candle written by this run, Unix ms. */
+  readonly first: number | undefined;
+  /** Last candle written by this run, Unix ms. */
+  readonly last: number | undefined;
+  /** Candles in the file afterwards. */
+  readonly fileCount: number;
+  /** The file's first candle afterwards. */
+  readonly fileFirst: number | undefined;
+  /** The file's last candle afterwards. */
+  readonly fileLast: number | undefined;
+  /** True when there was nothing new to download. */
+  readonly upToDate: boolean;
+  /** Requests the provider sent during this run (including retries). */
+  readonly requests: number;
+  /** Requests repeated after transient failures during this run. */
+  readonly retries: number;
+  /** Missing periods between the candles written, as classified runs. */
+  readonly gaps: readonly Gap[];
+  /** Missing periods while the market was closed. */
+  readonly closedPeriods: number;
+  /** Missing periods while the market was open (anomalies). */
+  readonly anomalyPeriods: number;
+  /** Validation results. */
+  readonly validation: {
+    /** Candles checked. */
+    readonly checked: number;
+    /** Invalid candles found. */
+    readonly invalid: number;
+    /** Invalid candles dropped. */
+    readonly dropped: number;
+    /** Invalid candles per reason. */
+    readonly counts: Readonly<ValidationCounts>;
+    /** The first problems. */
+    readonly issues: readonly ValidationIssue[];
+  };
+  /** Repeated candles dropped (identical values). */
+  readonly duplicates: number;
+  /** Repeated candles with different values (the first one was kept). */
+  readonly conflicts: number;
+  /** The first conflicts. */
+  readonly conflictSamples: readonly DedupeConflict[];
+  /** Forming (not yet closed) candles dropped. */
+  readonly formingDropped: number;
+  /** Wall time, ms. */
+  readonly durationMs: number;
+}
+
+interface Totals {
+  written: number;
+  first: number | undefined;
+  last: number | undefined;
+  checked: number;
+  invalid: number;
+  dropped: number;
+  counts: ValidationCounts;
+  issues: ValidationIssue[];
+  duplicates: number;
+  conflicts: number;
+  conflictSamples: DedupeConflict[];
+  forming: number;
+  gaps: Gap[];
+  closedPeriods: number;
+  anomalyPeriods: number;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return false;
+    throw e;
+  }
+}
+
+function gridOf(
+  info: SymbolInfo,
+): { minmove: number; pricescale: number } | undefined {
+  const { minmove, pricescale } = info;
+  const ok = (v: unknown) =>
+    typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 0xffffffff;
+  return ok(minmove) && ok(pricescale) ? { minmove, pricescale } : undefined;
+}
+
+function firstOnGrid(tf: Timeframe, t: number): number {
+  const p = periodStart(tf, t);
+  return p < t ? nextPeriodStart(tf, p) : p;
+}
+
+/**
+ * Downloads candles of `symbol` from `provider` into an `.ohlcv` file (with a
+ * symbol-info `.toml` beside it) and returns a summary.
+ *
+ * - The file is `<dataDir>/<provider>_<SYMBOL>_<period>.ohlcv` (or `path`);
+ *   the writer's lock keeps a second download of the same file out.
+ * - Without `from`, an existing file is topped up after its last committed
+ *   candle; a new file starts 365 days back. `to` defaults to now.
+ * - A `from` before the file's first candle downloads the missing head into a
+ *   new file, copies the existing candles after it, tops it up, and renames it
+ *   over the old file only when complete. `truncate` replaces the file the
+ *   same way. The old file stays readable and intact until the rename.
+ * - Candles pass `OrderStream`, the range filter, `ClosedCandlesStream`,
+ *   `DedupeStream` (seeded with the file's last candle), `ValidateStream` and
+ *   `GapStream` before the writer commits them batch by batch.
+ * - Aborting (`signal`) rejects with the signal's reason; every committed
+ *   candle stays in the file and running again continues from there.
+ */
+export async function download(
+  provider: Provider,
+  symbol: string,
+  options: DownloadOptions,
+): Promise<DownloadSummary> {
+  const started = performance.now();
+  if (
+    typeof provider !== "object" || provider === null ||
+    typeof provider.candles !== "function"
+  ) {
+    throw new TypeError("download: the first argument must be a Provider");
+  }
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      "download: options with at least a timeframe are required",
+    );
+  }
+  if (options.timeframe === undefined) {
+    throw new TypeError(
+      `download: the "timeframe" option is required (for example "1D" or "60")`,
+    );
+  }
+  const tf = parseTimeframe(options.timeframe);
+  const clock = options.now ?? Date.now;
+  const nowMs = clock();
+  const signal = options.signal;
+  signal?.throwIfAborted();
+  const sym = provider.normalizeSymbol(symbol);
+  const providerString = formatProviderString({
+    provider: provider.name,
+    symbol: sym,
+    timeframe: tf.period,
+  });
+  const dataDir = options.dataDir ?? "./data";
+  const path = options.path ??
+    join(
+      dataDir,
+      ohlcvFileName({
+        provider: provider.name,
+        symbol: sym,
+        timeframe: tf.period,
+      }),
+    );
+  const tomlPath = symbolInfoPath(path);
+  const truncate = options.truncate ?? false;
+  const defaultDays = options.defaultDays ?? 365;
+  if (!(defaultDays >= 0) || !Number.isFinite(defaultDays)) {
+    throw new RangeError(
+      `download: "defaultDays" must be a number >= 0, got ${defaultDays}`,
+    );
+  }
+
+  // The range.
+  let toMs = nowMs;
+  if (options.to !== undefined) {
+    const t = parseDateInput(options.to, nowMs);
+    if (t === "continue") {
+      throw new RangeError(
+        `download: "to" cannot be "continue"; give a date or a number of days back`,
+      );
+    }
+    toMs = Math.min(t, nowMs);
+  }
+  const fromInput = options.from === undefined
+    ? undefined
+    : parseDateInput(options.from, nowMs);
+  if (fromInput === "continue" && truncate) {
+    throw new RangeError(
+      `download: from "continue" cannot be combined with truncate (a truncated file has nothing to continue); give a start date or a number of days`,
+    );
+  }
+
+  // The existing file.
+  let old: {
+    count: number;
+    first: number;
+    last: number;
+    lastRow: CandleRow;
+    minmove: number;
+    pricescale: number;
+  } | undefined;
+  if (!truncate && await exists(path)) {
+    const reader = await OhlcvReader.open(path);
+    try {
+      const info = reader.info;
+      if (info.format !== "v2") {
+        throw new FormatError(
+          `Cannot download into ${path}: it is a legacy v1 file; download with truncate to replace it with a v2 file`,
+          { path },
+        );
+      }
+      if (info.period !== tf.period) {
+        throw new RangeError(
+          `Cannot download ${tf.period} candles into ${path}: the file holds ${info.period} candles; use another path or truncate`,
+        );
+      }
+      if (info.count > 0) {
+        const lastBatch = await reader.read(info.count - 1, info.count);
+        old = {
+          count: info.count,
+          first: info.first!,
+          last: info.last!,
+          lastRow: [
+            lastBatch.time[0]!,
+            lastBatch.open[0]!,
+            lastBatch.high[0]!,
+            lastBatch.low[0]!,
+            lastBatch.close[0]!,
+            lastBatch.volume[0]!,
+          ],
+          minmove: info.minmove,
+          pricescale: info.pricescale,
+        };
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+
+  let fromMs: number;
+  let mode: DownloadMode;
+  if (truncate) {
+    fromMs = typeof fromInput === "number"
+      ? fromInput
+      : nowMs - defaultDays * DAY_MS;
+    mode = "truncate";
+  } else if (old === undefined) {
+    fromMs = typeof fromInput === "number"
+      ? fromInput
+      : nowMs - defaultDays * DAY_MS;
+    mode = "new";
+  } else if (
+    typeof fromInput === "number" && firstOnGrid(tf, fromInput) < old.first
+  ) {
+    fromMs = fromInput;
+    mode = "prepend";
+  } else {
+    fromMs = typeof fromInput === "number"
+      ? fromInput
+      : nextPeriodStart(tf, old.last);
+    mode = "append";
+  }
+  if (mode !== "append" && fromMs >= toMs) {
+    throw new RangeError(
+      `download: the start ${
+        new Date(fromMs).toISOString()
+      } is not before the end ${new Date(toMs).toISOString()}`,
+    );
+  }
+
+  // Symbol info first: a bad symbol fails before any file is touched.
+  const info = await provider.symbolInfo(sym, tf);
+  signal?.throwIfAborted();
+  await mkdir(dirname(path), { recursive: true });
+
+  const stats0 = {
+    requests: provider.stats.requests,
+    retries: provider.stats.retries,
+  };
+  const grid = mode === "prepend" && old && old.pricescale > 0
+    ? { minmove: old.minmove, pricescale: old.pricescale }
+    : mode === "append"
+    ? undefined
+    : gridOf(info);
+  const writer = await OhlcvWriter.open(path, {
+    period: tf.period,
+    replace: mode === "prepend" || mode === "truncate",
+    durable: options.durable ?? true,
+    ...(grid ?? {}),
+  });
+
+  const totals: Totals = {
+    written: 0,
+    first: undefined,
+    last: undefined,
+    checked: 0,
+    invalid: 0,
+    dropped: 0,
+    counts: { "non-finite": 0, ohlc: 0, "negative-volume": 0, "off-grid": 0 },
+    issues: [],
+    duplicates: 0,
+    conflicts: 0,
+    conflictSamples: [],
+    forming: 0,
+    gaps: [],
+    closedPeriods: 0,
+    anomalyPeriods: 0,
+  };
+  const segmentFrom = mode === "append"
+    ? Math.max(fromMs, nextPeriodStart(tf, old!.last))
+    : fromMs;
+  const tracker = new ProgressTracker({
+    onProgress: options.onProgress,
+    from: segmentFrom,
+    to: toMs,
+    periodMs: tf.calendar ? 0 : tf.ms,
+    intervalMs: options.progressIntervalMs,
+  });
+
+  let copied = 0;
+  let upToDate = false;
+  try {
+    await writeSymbolInfo(tomlPath, info, { provider: providerString });
+
+    const segment = async (
+      from: number,
+      to: number,
+      after: CandleRow | undefined,
+    ): Promise<void> => {
+      const start = after
+        ? Math.max(from, nextPeriodStart(tf, after[0]))
+        : from;
+      if (start >= to) return;
+      const request: CandleRequest = {
+        symbol: sym,
+        timeframe: tf,
+        from: start,
+        to,
+        resumeAfter: after?.[0],
+        signal,
+        pageSize: options.pageSize,
+        concurrency: options.concurrency,
+        extraData: options.extraData,
+      };
+      const closed = new ClosedCandlesStream({ timeframe: tf, now: clock });
+      const dedupe = new DedupeStream({ after });
+      const validate = new ValidateStream({
+        timeframe: tf,
+        policy: options.validation,
+        allowNaN: options.allowNaN,
+      });
+      const gaps = new GapStream({
+        timeframe: tf,
+        symbolInfo: info,
+        after: after?.[0],
+      });
+      const sink = new WritableStream<CandleBatch>({
+        async write(batch) {
+          await writer.append(batch);
+          const n = batch.time.length;
+          totals.written += n;
+          totals.first ??= batch.time[0];
+          totals.last = batch.time[n - 1];
+          tracker.add(batch);
+        },
+      });
+      try {
+        await ReadableStream.from(provider.candles(request))
+          .pipeThrough(new OrderStream({ maxBuffered: options.maxBuffered }))
+          .pipeThrough(new RangeStream(start, to))
+          .pipeThrough(closed)
+          .pipeThrough(dedupe)
+          .pipeThrough(validate)
+          .pipeThrough(gaps)
+          .pipeTo(sink, signal ? { signal } : {});
+      } finally {
+        totals.checked += validate.checked;
+        totals.invalid += validate.invalid;
+        totals.dropped += validate.dropped;
+        for (
+          const k of Object.keys(totals.counts) as (keyof ValidationCounts)[]
+        ) {
+          totals.counts[k] += validate.counts[k];
+        }
+        totals.issues.push(
+          ...validate.issues.slice(0, 100 - totals.issues.length),
+        );
+        totals.duplicates += dedupe.duplicates;
+        totals.conflicts += dedupe.conflicts;
+        totals.conflictSamples.push(
+          ...dedupe.conflictSamples.slice(
+            0,
+            100 - totals.conflictSamples.length,
+          ),
+        );
+        totals.forming += closed.dropped;
+        totals.gaps.push(...gaps.gaps);
+        totals.closedPeriods += gaps.closedPeriods;
+        totals.anomalyPeriods += gaps.anomalyPeriods;
+      }
+    };
+
+    if (mode === "prepend") {
+      await segment(fromMs, Math.min(old!.first, toMs), undefined);
+      const reader = await OhlcvReader.open(path);
+      try {
+        for await (const batch of reader.batches()) {
+          signal?.throwIfAborted();
+          await writer.append(batch);
+          copied += batch.time.length;
+        }
+      } finally {
+        await reader.close();
+      }
+      await segment(old!.first, toMs, old!.lastRow);
+    } else if (mode === "append") {
+      const start = Math.max(fromMs, nextPeriodStart(tf, old!.last));
+      upToDate = start >= toMs;
+      await segment(fromMs, toMs, old!.lastRow);
+    } else {
+      await segment(fromMs, toMs, undefined);
+    }
+    signal?.throwIfAborted();
+    await writer.close();
+  } catch (error) {
+    await writer.abort(error);
+    if (signal?.aborted) throw signal.reason;
+    throw error;
+  }
+  tracker.finish();
+
+  let fileCount = 0,
+    fileFirst: number | undefined,
+    fileLast: number | undefined;
+  {
+    const reader = await OhlcvReader.open(path);
+    fileCount = reader.info.count;
+    fileFirst = reader.info.first;
+    fileLast = reader.info.last;
+    await reader.close();
+  }
+  return {
+    path,
+    symbolInfoPath: tomlPath,
+    providerString,
+    symbol: sym,
+    timeframe: tf.period,
+    mode,
+    range: { from: mode === "append" ? segmentFrom : fromMs, to: toMs },
+    candles: totals.written,
+    copied,
+    first: totals.first,
+    last: totals.last,
+    fileCount,
+    fileFirst,
+    fileLast,
+    upToDate,
+    requests: provider.stats.requests - stats0.requests,
+    retries: provider.stats.retries - stats0.retries,
+    gaps: totals.gaps,
+    closedPeriods: totals.closedPeriods,
+    anomalyPeriods: totals.anomalyPeriods,
+    validation: {
+      checked: totals.checked,
+      invalid: totals.invalid,
+      dropped: totals.dropped,
+      counts: totals.counts,
+      issues: totals.issues,
+    },
+    duplicates: totals.duplicates,
+    conflicts: totals.conflicts,
+    conflictSamples: totals.conflictSamples,
+    formingDropped: totals.forming,
+    durationMs: performance.now() - started,
+  };
+}
