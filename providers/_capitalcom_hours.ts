@@ -113,10 +113,13 @@ export function convertOpeningHours(
     }
   }
   pieces.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
-  const unique = pieces.filter((p, i) => {
-    const q = pieces[i - 1];
-    return !q || q[0] !== p[0] || q[1] !== p[1] || q[2] !== p[2];
-  });
+  // Overlapping or touching pieces of one day become one interval.
+  const unique: [number, number, number][] = [];
+  for (const p of pieces) {
+    const q = unique[unique.length - 1];
+    if (q && q[0] === p[0] && p[1] <= q[2]) q[2] = Math.max(q[2], p[2]);
+    else unique.push([p[0], p[1], p[2]]);
+  }
   const openingHours: OpeningHours[] = unique.map(([day, s, e]) => ({
     day,
     start: hms(s),

@@ -33,6 +33,7 @@ import {
 } from "../format/candle_batch.ts";
 import type { SymbolInfo, SymbolType } from "../format/symbol_info.ts";
 import { parseTimeframe, type Timeframe } from "../format/timeframe.ts";
+import { tickGridFromMintick } from "../format/tick_grid.ts";
 import {
   CAPITALCOM_ENV,
   type CapitalComSettingOverrides,
@@ -160,23 +161,6 @@ function diff(a: number, b: number): number {
   );
 }
 
-/** `minmove`/`pricescale` of a decimal tick: pricescale = 10^decimals. */
-function tickGrid(mintick: number): { minmove: number; pricescale: number } {
-  if (!(mintick > 0) || !Number.isFinite(mintick)) {
-    return { minmove: 1, pricescale: 1 };
-  }
-  let d = 0;
-  while (d < 12) {
-    const scaled = mintick * 10 ** d;
-    if (Math.abs(scaled - Math.round(scaled)) < 1e-9 * Math.max(1, scaled)) {
-      break;
-    }
-    d++;
-  }
-  const pricescale = 10 ** d;
-  return { minmove: Math.round(mintick * pricescale), pricescale };
-}
-
 function num(v: unknown): number {
   if (typeof v === "number") return v;
   if (typeof v === "string" && v.trim() !== "") return Number(v);
@@ -220,7 +204,16 @@ export class CapitalComProvider implements Provider {
     this.#options = options;
     this.#configDir = options.configDir ?? "./config";
     this.#env = options.env ?? process.env;
-    for (const s of [options.apiKey, options.identifier, options.password]) {
+    for (
+      const s of [
+        options.apiKey,
+        options.identifier,
+        options.password,
+        this.#env[CAPITALCOM_ENV.apiKey],
+        this.#env[CAPITALCOM_ENV.identifier],
+        this.#env[CAPITALCOM_ENV.password],
+      ]
+    ) {
       if (s) this.#secrets.add(s);
     }
     this.#limiter = new SlidingWindowLimiter({
@@ -322,9 +315,11 @@ export class CapitalComProvider implements Provider {
     const s = symbol.trim().replace(/^capitalcom:/i, "").toUpperCase();
     if (!/^[A-Z0-9][A-Z0-9._\-]*$/.test(s)) {
       throw new ProviderError(
-        `Invalid Capital.com symbol ${
-          JSON.stringify(symbol)
-        }: expected an epic such as EURUSD, US500, AAPL or GOLD (letters, digits, "." "_" "-")`,
+        this.#redact(
+          `Invalid Capital.com symbol ${
+            JSON.stringify(symbol)
+          }: expected an epic such as EURUSD, US500, AAPL or GOLD (letters, digits, "." "_" "-")`,
+        ),
         { code: "invalid.symbol" },
       );
     }
@@ -399,7 +394,18 @@ export class CapitalComProvider implements Provider {
         { code: "bad.response" },
       );
     }
-    const { minmove, pricescale } = tickGrid(mintick);
+    let grid: { minmove: number; pricescale: number };
+    try {
+      grid = tickGridFromMintick(mintick);
+    } catch (e) {
+      throw new ProviderError(
+        `Capital.com market ${epic} has a minStepDistance of ${mintick} that no tick grid can hold: ${
+          (e as Error).message
+        }`,
+        { code: "bad.response", cause: e },
+      );
+    }
+    const { minmove, pricescale } = grid;
     const sessions = convertOpeningHours(
       (inst.openingHours ?? {}) as CapitalComOpeningHours,
     );

@@ -764,6 +764,7 @@ export async function startCapitalComEmulator(
   async function handle(
     req: IncomingMessage,
     res: ServerResponse,
+    ctx: { headers: Record<string, string> },
   ): Promise<{ status: number; errorCode?: string }> {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const method = req.method ?? "GET";
@@ -876,6 +877,7 @@ export async function startCapitalComEmulator(
     }
 
     const { session, headers } = authenticate(req);
+    ctx.headers = headers; // rotated tokens go out with error answers too
     if (path === "/api/v1/session" && method === "DELETE") {
       sessions.delete(session.cst);
       json(res, 200, { status: "SUCCESS" });
@@ -943,11 +945,14 @@ export async function startCapitalComEmulator(
         time: arrived,
       });
     };
-    handle(req, res).then(
+    const ctx = { headers: {} as Record<string, string> };
+    handle(req, res, ctx).then(
       (r) => record(r.status, r.errorCode),
       (e) => {
         if (e instanceof Reply) {
-          if (!res.headersSent) json(res, e.status, { errorCode: e.errorCode });
+          if (!res.headersSent) {
+            json(res, e.status, { errorCode: e.errorCode }, ctx.headers);
+          }
           record(e.status, e.errorCode);
         } else {
           if (!res.headersSent) json(res, 500, { errorCode: "error.internal" });
