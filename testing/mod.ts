@@ -1,0 +1,33 @@
+/**
+ * Offline stand-ins for the real venues: loopback HTTP emulators of Binance
+ * spot, Bybit v5 and Capital.com, an in-memory provider, and the deterministic
+ * candle generator behind them. Tests, benchmarks and the demo use them; so can
+ * you, to test your own pipelines without a network.
+ *
+ * @example
+ * ```ts
+ * import { startBinanceEmulator } from "@pyne/data/testing";
+ *
+ * await using emulator = await startBinanceEmulator();
+ * const res = await fetch(`${emulator.url}/api/v3/ping`);
+ * console.log(res.status); // 200
+ * ```
+ *
+ * @module
+ */
+
+export * from "./candle_generator.ts";
+export * from "./memory_provider.ts";
+export * from "./binance_emulator.ts";
+export * from "./bybit_emulator.ts";
+export {
+  type CapitalComEmulator,
+  type CapitalComEmulatorOptions,
+  DEFAULT_EMULATOR_MARKETS,
+  EMULATOR_RESOLUTIONS,
+  type EmulatorFault as CapitalComEmulatorFault,
+  type EmulatorMarket,
+  type EmulatorOpeningHours,
+  type EmulatorRequest,
+  startCapitalComEmulator,
+} from "./capitalcom_emulator.ts";
