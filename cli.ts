@@ -226,6 +226,7 @@ function addDownloadOptions(cmd: Command): Command {
     .option("--concurrency <n>", "pages fetched at once per symbol")
     .option("--limit <n>", "candles per request (page size)")
     .option("--json", "print the summary as JSON on stdout")
+    .addOption(new Option("--now <date>").hideHelp())
     .addOption(new Option("-s, --symbol <symbol>").hideHelp())
     .addOption(new Option("--symbol-info").hideHelp());
   addProviderOptions(cmd);
@@ -326,6 +327,7 @@ function buildProgram(
     .option("--concurrency <n>", "pages fetched at once per symbol")
     .option("--limit <n>", "candles per request (page size)")
     .option("--json", "print the summary as JSON on stdout")
+    .addOption(new Option("--now <date>").hideHelp())
     .addHelpText("after", EXAMPLES.update);
   addProviderOptions(update);
   addCommonOptions(update).action(

@@ -23,6 +23,7 @@ import {
 } from "../format/timeframe.ts";
 import { parseProviderString } from "../format/provider_string.ts";
 import type { Provider } from "../providers/provider.ts";
+import type { DownloadOptions, DownloadSummary } from "../pipeline/download.ts";
 
 type Opts = Record<string, unknown>;
 
@@ -46,9 +47,10 @@ interface Job {
 interface JobResult {
   job: Job;
   ok: boolean;
-  // deno-lint-ignore no-explicit-any
-  summary?: any;
+  summary?: DownloadSummary;
   error?: unknown;
+  /** Retries of a failed job. */
+  retries?: number;
 }
 
 const DATE_FORMS =
@@ -251,8 +253,23 @@ async function fileJob(target: string): Promise<Job> {
   };
 }
 
+/**
+ * The clock: the hidden `--now <date>` (demos and tests pretend the current
+ * time is fixed), else the real time.
+ */
+async function clockOf(opts: Opts): Promise<number | undefined> {
+  if (opts["now"] === undefined) return undefined;
+  const t = await parseDate(opts["now"], "--now", Date.now());
+  if (t === "continue") {
+    throw new UsageError('--now cannot be "continue"', "Give a date.");
+  }
+  return t;
+}
+
 /** Shared option parsing of download and update. */
-async function commonDownloadOptions(opts: Opts, now: number) {
+async function commonDownloadOptions(opts: Opts, realNow: number) {
+  const fixedNow = await clockOf(opts);
+  const now = fixedNow ?? realNow;
   const concurrency = positiveInt(opts["concurrency"], "--concurrency", 64);
   const limit = positiveInt(opts["limit"], "--limit", 100_000);
   const from = opts["from"] !== undefined
@@ -281,7 +298,7 @@ async function commonDownloadOptions(opts: Opts, now: number) {
       "Give a past date or N days back.",
     );
   }
-  return { concurrency, limit, from, to };
+  return { concurrency, limit, from, to, now: fixedNow };
 }
 
 /** `download [targets...]` and `data download [targets...]`. */
@@ -497,6 +514,8 @@ export async function updateCommand(
 }
 
 interface RunOptions {
+  /** Fixed clock (hidden --now), ms. */
+  now: number | undefined;
   configDir: string;
   dataDir: string;
   from: number | "continue" | undefined;
@@ -602,7 +621,7 @@ async function runJobs(
           continue;
         }
         const id = String(i);
-        const to = o.to ?? Date.now();
+        const to = o.to ?? o.now ?? Date.now();
         progress?.add(id, job.label, {
           from: typeof (job.from ?? o.from) === "number"
             ? (job.from ?? o.from) as number
@@ -613,43 +632,44 @@ async function runJobs(
         const provider = providers.get(job.provider)!;
         const statsBefore = { ...provider.stats };
         try {
-          // deno-lint-ignore no-explicit-any
-          const options: any = {
+          const from = job.from ?? o.from;
+          const options: DownloadOptions = {
             timeframe: job.timeframe,
             dataDir: o.dataDir,
             signal: ctx.signal,
             truncate: o.truncate,
             extraData: o.extraData,
-            // deno-lint-ignore no-explicit-any
-            onProgress: (p: any) => {
-              if (p.from !== undefined || p.to !== undefined) {
-                progress?.setRange(id, p.from, p.to);
-              }
+            onProgress: (p) => {
               progress?.update(id, {
-                candles: p.candles ?? p.candlesWritten ?? p.written,
-                reached: p.time ?? p.lastTime ?? p.reached,
-                retries: p.retries,
+                candles: p.candles,
+                reached: p.time,
                 fraction: p.fraction,
               });
             },
+            ...(job.path !== undefined ? { path: job.path } : {}),
+            ...(from !== undefined
+              ? { from: from === "continue" ? from : new Date(from) }
+              : {}),
+            ...(o.to !== undefined ? { to: new Date(o.to) } : {}),
+            ...(o.concurrency !== undefined
+              ? { concurrency: o.concurrency }
+              : {}),
+            ...(o.limit !== undefined ? { pageSize: o.limit } : {}),
+            ...(o.now !== undefined ? { now: () => o.now! } : {}),
           };
-          if (job.path) options.path = job.path;
-          const from = job.from ?? o.from;
-          if (from !== undefined) options.from = from;
-          if (o.to !== undefined) options.to = o.to;
-          if (o.concurrency !== undefined) options.concurrency = o.concurrency;
-          if (o.limit !== undefined) options.pageSize = o.limit;
           const summary = await download(provider, job.symbol, options);
           results[i] = { job, ok: true, summary };
-          progress?.finish(id, true, `+${fmtInt(addedOf(summary))}`);
+          progress?.finish(
+            id,
+            true,
+            summary.upToDate ? "up to date" : `+${fmtInt(summary.candles)}`,
+          );
         } catch (e) {
           results[i] = {
             job,
             ok: false,
             error: e,
-            summary: {
-              retries: provider.stats.retries - statsBefore.retries,
-            },
+            retries: provider.stats.retries - statsBefore.retries,
           };
           progress?.finish(id, false, isAbortError(e) ? "interrupted" : "");
         }
@@ -690,114 +710,185 @@ function errMessage(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-// deno-lint-ignore no-explicit-any
-function addedOf(s: any): number {
-  return Number(s?.candlesWritten ?? s?.written ?? s?.candles ?? s?.added ?? 0);
+function iso(ms: number | undefined): string | null {
+  return ms === undefined ? null : new Date(ms).toISOString();
 }
 
-// deno-lint-ignore no-explicit-any
-function gapsOf(s: any): { count: number; text: string; detail: unknown } {
-  const g = s?.gaps;
-  if (g === undefined || g === null) {
-    return { count: 0, text: "-", detail: null };
+function gapText(s: DownloadSummary): string {
+  const anomalies = s.gaps.filter((g) => g.kind === "anomaly").length;
+  if (s.anomalyPeriods === 0 && s.closedPeriods === 0) return "none";
+  const parts: string[] = [];
+  if (s.anomalyPeriods > 0) {
+    parts.push(
+      `${anomalies} ${anomalies === 1 ? "anomaly" : "anomalies"} (${
+        fmtInt(s.anomalyPeriods)
+      } missing)`,
+    );
   }
-  if (Array.isArray(g)) {
-    const by = new Map<string, number>();
-    for (const x of g) {
-      const k = String(x?.kind ?? x?.class ?? x?.type ?? "gap");
-      by.set(k, (by.get(k) ?? 0) + 1);
-    }
-    const text = g.length === 0
-      ? "none"
-      : [...by].map(([k, n]) => `${n} ${k}`).join(", ");
-    return { count: g.length, text, detail: g };
-  }
-  if (typeof g === "object") {
-    const count = Number(g.count ?? g.total ?? 0);
-    const parts = Object.entries(g as Record<string, unknown>)
-      .filter(([k, v]) =>
-        typeof v === "number" && k !== "count" && k !== "total" && v > 0
-      )
-      .map(([k, v]) => `${v} ${k}`);
+  if (s.closedPeriods > 0) parts.push(`${fmtInt(s.closedPeriods)} closed`);
+  return parts.join(", ");
+}
+
+function jsonResult(r: JobResult): Record<string, unknown> {
+  const s = r.summary;
+  const base = {
+    provider: r.job.provider,
+    symbol: r.job.symbol,
+    timeframe: r.job.timeframe.period,
+    ok: r.ok,
+  };
+  if (!s) {
     return {
-      count,
-      text: count === 0
-        ? "none"
-        : `${count}${parts.length ? ` (${parts.join(", ")})` : ""}`,
-      detail: g,
+      ...base,
+      path: r.job.path ?? null,
+      status: isAbortError(r.error) ? "interrupted" : "failed",
+      error: oneLine(errMessage(r.error)),
+      retries: r.retries ?? null,
     };
   }
-  return { count: Number(g), text: String(g), detail: g };
+  return {
+    ...base,
+    status: s.upToDate ? "up-to-date" : "ok",
+    path: s.path,
+    symbolInfoPath: s.symbolInfoPath,
+    providerString: s.providerString,
+    mode: s.mode,
+    added: s.candles,
+    first: iso(s.first),
+    last: iso(s.last),
+    fileCount: s.fileCount,
+    fileFirst: iso(s.fileFirst),
+    fileLast: iso(s.fileLast),
+    upToDate: s.upToDate,
+    requests: s.requests,
+    retries: s.retries,
+    gaps: {
+      anomalies: s.gaps.filter((g) => g.kind === "anomaly").length,
+      anomalyPeriods: s.anomalyPeriods,
+      closedPeriods: s.closedPeriods,
+      runs: s.gaps.map((g) => ({
+        from: iso(g.from),
+        to: iso(g.to),
+        periods: g.periods,
+        kind: g.kind,
+      })),
+    },
+    duplicates: s.duplicates,
+    conflicts: s.conflicts,
+    formingDropped: s.formingDropped,
+    validation: {
+      checked: s.validation.checked,
+      invalid: s.validation.invalid,
+      dropped: s.validation.dropped,
+    },
+    durationMs: Math.round(s.durationMs),
+  };
 }
 
 function renderSummary(ctx: CliContext, results: JobResult[]): void {
   if (ctx.json) {
-    const files = results.map((r) => {
-      const s = r.summary ?? {};
-      return {
-        provider: r.job.provider,
-        symbol: r.job.symbol,
-        timeframe: r.job.timeframe.period,
-        path: s.path ?? r.job.path ?? null,
-        ok: r.ok,
-        added: r.ok ? addedOf(s) : null,
-        first: s.first ?? s.firstTime ?? null,
-        last: s.last ?? s.lastTime ?? null,
-        gaps: gapsOf(s).detail,
-        retries: s.retries ?? null,
-        requests: s.requests ?? null,
-        durationMs: s.durationMs ?? s.duration ?? null,
-        ...(r.ok ? {} : { error: oneLine(errMessage(r.error)) }),
-        summary: r.ok ? s : undefined,
-      };
-    });
     ctx.out(
-      JSON.stringify({ ok: results.every((r) => r.ok), files }, null, 2) + "\n",
+      JSON.stringify(
+        { ok: results.every((r) => r.ok), files: results.map(jsonResult) },
+        null,
+        2,
+      ) + "\n",
     );
     return;
   }
   if (ctx.quiet) return;
-  const head = ["file", "added", "first", "last", "gaps", "retries", "status"];
+  const head = [
+    "file",
+    "added",
+    "from",
+    "to",
+    "in file",
+    "gaps",
+    "retries",
+    "status",
+  ];
   const rows = results.map((r) => {
-    const s = r.summary ?? {};
-    const path = s.path ?? r.job.path;
+    const s = r.summary;
+    const name = s
+      ? basename(s.path)
+      : r.job.path
+      ? basename(r.job.path)
+      : r.job.label;
+    if (!s) {
+      return [
+        name,
+        "-",
+        "-",
+        "-",
+        "-",
+        "-",
+        r.retries !== undefined ? fmtInt(r.retries) : "-",
+        isAbortError(r.error)
+          ? "interrupted (resumable)"
+          : `failed: ${oneLine(errMessage(r.error)).slice(0, 70)}`,
+      ];
+    }
     return [
-      path ? basename(String(path)) : r.job.label,
-      r.ok ? fmtInt(addedOf(s)) : "-",
-      fmtTime(toMs(s.first ?? s.firstTime)),
-      fmtTime(toMs(s.last ?? s.lastTime)),
-      r.ok ? gapsOf(s).text : "-",
-      s.retries !== undefined ? fmtInt(s.retries) : "-",
-      r.ok
-        ? "ok"
-        : isAbortError(r.error)
-        ? "interrupted"
-        : `failed: ${oneLine(errMessage(r.error)).slice(0, 80)}`,
+      name,
+      fmtInt(s.candles),
+      s.candles ? fmtTime(s.first) : "-",
+      s.candles ? fmtTime(s.last) : "-",
+      fmtInt(s.fileCount),
+      gapText(s),
+      fmtInt(s.retries),
+      s.upToDate ? "up to date" : s.mode === "new" ? "new" : s.mode,
     ];
   });
+  const right = new Set([1, 4, 6]);
   const widths = head.map((h, c) =>
     Math.max(h.length, ...rows.map((r) => r[c]!.length))
   );
   const line = (cells: string[]) =>
     cells.map((x, c) =>
-      (c >= 1 && c <= 1) || c === 5
-        ? x.padStart(widths[c]!)
-        : x.padEnd(widths[c]!)
-    )
-      .join("  ").trimEnd();
-  ctx.out(
-    [line(head), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)]
-      .join("\n") + "\n",
-  );
-}
-
-function toMs(v: unknown): number | undefined {
-  if (typeof v === "number") return v;
-  if (typeof v === "string") {
-    const t = Date.parse(v);
-    return Number.isNaN(t) ? undefined : t;
+      right.has(c) ? x.padStart(widths[c]!) : x.padEnd(widths[c]!)
+    ).join("  ").trimEnd();
+  const out = [
+    line(head),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map(line),
+  ];
+  // Gap report: the anomalies (market open, no candle) of each file.
+  const notes: string[] = [];
+  for (const r of results) {
+    const s = r.summary;
+    if (!s) continue;
+    const anomalies = s.gaps.filter((g) => g.kind === "anomaly");
+    for (const g of anomalies.slice(0, 5)) {
+      notes.push(
+        `  ${basename(s.path)}: ${fmtTime(g.from)} .. ${fmtTime(g.to)}  ${
+          fmtInt(g.periods)
+        } missing ${
+          g.periods === 1 ? "period" : "periods"
+        } while the market was open`,
+      );
+    }
+    if (anomalies.length > 5) {
+      notes.push(`  ${basename(s.path)}: ... and ${anomalies.length - 5} more`);
+    }
+    const extra: string[] = [];
+    if (s.formingDropped) {
+      extra.push(`${s.formingDropped} forming candle dropped`);
+    }
+    if (s.duplicates) extra.push(`${fmtInt(s.duplicates)} duplicates dropped`);
+    if (s.conflicts) {
+      extra.push(`${fmtInt(s.conflicts)} conflicting duplicates (first kept)`);
+    }
+    if (s.validation.invalid) {
+      extra.push(
+        `${fmtInt(s.validation.invalid)} invalid candles (${
+          fmtInt(s.validation.dropped)
+        } dropped)`,
+      );
+    }
+    if (extra.length) notes.push(`  ${basename(s.path)}: ${extra.join(", ")}`);
   }
-  return undefined;
+  if (notes.length) out.push("", "Gaps and notes:", ...notes);
+  ctx.out(out.join("\n") + "\n");
 }
 
 async function listSymbols(
@@ -910,6 +1001,7 @@ export async function infoCommand(
   }], {
     configDir: String(opts["configDir"] ?? "./config"),
     dataDir: "./data",
+    now: undefined,
     from: undefined,
     to: undefined,
     concurrency: undefined,

@@ -75,6 +75,9 @@ function hintFor(e: Error): string | undefined {
     if (/credential|api key|password|login|auth/i.test(msg)) {
       return "Check the provider's credentials in the config directory or environment (see `pyne-data info --help`).";
     }
+    if (/timeframe/i.test(msg)) {
+      return "Pick one of the timeframes the venue lists above (TradingView notation: 1, 60, 1D ...).";
+    }
     if (/symbol|market/i.test(msg)) {
       return "List valid symbols with `pyne-data symbols <provider> [exchange] --search <text>`.";
     }
@@ -93,6 +96,16 @@ export function reportError(e: unknown): ErrorReport {
       code: EXIT_INTERRUPTED,
       message: "Interrupted; every file written so far is valid",
       hint: "Run the same command again to resume where it stopped.",
+    };
+  }
+  const code = (e as { code?: unknown } | null)?.code;
+  if (e instanceof Error && code === "BadExchange") {
+    // A mistyped exchange name is a usage error, like a provider name.
+    return {
+      code: EXIT_USAGE,
+      message: oneLine(e.message),
+      hint:
+        "List the exchanges with `pyne-data symbols ccxt` (filter with --search).",
     };
   }
   if (e instanceof Error) {
