@@ -50,6 +50,7 @@ export interface MaintenanceGap {
 
 /** The kinds of injectable faults. */
 export type FaultKind =
+  | "400"
   | "429"
   | "418"
   | "500"
@@ -182,6 +183,8 @@ export interface VenueProfile {
   banAnswer(): { status: number; body: unknown };
   /** Body of a 5xx answer. */
   serverErrorBody(status: number): unknown;
+  /** Status and body of a permanent request error (the venue's "invalid symbol"). */
+  badRequestAnswer(): { status: number; body: unknown };
   /** Headers reporting the used weight. */
   usageHeaders(used: number, limit: number, windowMs: number): Record<
     string,
@@ -435,6 +438,11 @@ export async function startExchangeServer(
     if (fault) entry.fault = fault.kind;
     const retryAfter = String(fault?.retryAfter ?? 1);
     switch (fault?.kind) {
+      case "400": {
+        const bad = profile.badRequestAnswer();
+        await send(bad.status, bad.body);
+        return;
+      }
       case "429":
         await send(429, profile.rateLimitBody(limit, windowMs), {
           "retry-after": retryAfter,

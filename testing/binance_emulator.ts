@@ -364,6 +364,10 @@ export function startBinanceEmulator(
       code: -1001,
       msg: "Internal error; unable to process your request. Please try again.",
     }),
+    badRequestAnswer: () => ({
+      status: 400,
+      body: { code: -1121, msg: "Invalid symbol." },
+    }),
     usageHeaders: (used) => ({
       "x-mbx-used-weight": String(used),
       "x-mbx-used-weight-1m": String(used),

@@ -333,6 +333,16 @@ export function startBybitEmulator(
     banAnswer: () => ({ status: 403, body: "access too frequent" }),
     serverErrorBody: (status) =>
       `<html><body><h1>${status} Service Unavailable</h1></body></html>`,
+    badRequestAnswer: () => ({
+      status: 200,
+      body: {
+        retCode: 10001,
+        retMsg: "Not supported symbols",
+        result: {},
+        retExtInfo: {},
+        time: now(),
+      },
+    }),
     usageHeaders: (used, limit, windowMs) => ({
       "x-bapi-limit": String(limit),
       "x-bapi-limit-status": String(Math.max(0, limit - used)),

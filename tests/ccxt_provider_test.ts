@@ -1,0 +1,712 @@
+import assert from "node:assert/strict";
+import { CCXTProvider, type CCXTProviderOptions } from "../providers/ccxt.ts";
+import {
+  ProviderError,
+  TransientProviderError,
+} from "../providers/provider.ts";
+import {
+  type BinanceEmulator,
+  type EmulatorFault,
+  type MaintenanceGap,
+  startBinanceEmulator,
+} from "../testing/binance_emulator.ts";
+import { startBybitEmulator } from "../testing/bybit_emulator.ts";
+import {
+  allocBatch,
+  batchFromRows,
+  batchLength,
+  type CandleBatch,
+} from "../format/candle_batch.ts";
+import { parseTimeframe, type Timeframe } from "../format/timeframe.ts";
+import {
+  fetchWindow,
+  pageCandles,
+  planWindows,
+} from "../providers/_ccxt_paging.ts";
+
+const NOW = Date.UTC(2024, 2, 1, 12, 0, 30);
+const M = 60_000;
+const DAY0 = Date.UTC(2024, 2, 1);
+const at = (h: number, m: number) => DAY0 + h * 3_600_000 + m * M;
+
+/** Gaps placed on the 100-minute windows of a 1m download from DAY0. */
+const GAPS: MaintenanceGap[] = [
+  { from: at(1, 35), to: at(1, 45) }, // spans the window boundary at 01:40
+  { from: at(3, 20), to: at(5, 0) }, // exactly one whole window
+  { from: at(6, 40), to: at(6, 50) }, // at a window start
+  { from: at(8, 10), to: at(8, 20) }, // at a window end
+  { from: at(11, 58), to: at(12, 0) }, // the end of the closed range
+];
+
+function concat(batches: CandleBatch[]): CandleBatch {
+  const n = batches.reduce((a, b) => a + batchLength(b), 0);
+  const out = allocBatch(n);
+  let o = 0;
+  for (const b of batches) {
+    for (
+      const col of ["time", "open", "high", "low", "close", "volume"] as const
+    ) {
+      out[col].set(b[col], o);
+    }
+    o += batchLength(b);
+  }
+  return out;
+}
+
+function assertSameCandles(actual: CandleBatch, expected: CandleBatch): void {
+  assert.equal(batchLength(actual), batchLength(expected), "candle count");
+  for (
+    const col of ["time", "open", "high", "low", "close", "volume"] as const
+  ) {
+    for (let i = 0; i < batchLength(expected); i++) {
+      if (actual[col][i] !== expected[col][i]) {
+        assert.fail(
+          `${col}[${i}] (${new Date(expected.time[i]!).toISOString()}): got ${
+            actual[col][i]
+          }, expected ${expected[col][i]}`,
+        );
+      }
+    }
+  }
+}
+
+function assertSeq(batches: CandleBatch[]): void {
+  batches.forEach((b, i) => assert.equal(b.seq, i, "seq numbers"));
+  let last = -Infinity;
+  for (const b of batches) {
+    assert.ok(batchLength(b) > 0, "no empty batches");
+    for (const t of b.time) {
+      assert.ok(t > last, "strictly ascending, no repeats");
+      last = t;
+    }
+  }
+}
+
+async function provider(
+  url: string,
+  extra: Partial<CCXTProviderOptions> = {},
+): Promise<{ p: CCXTProvider; dir: string }> {
+  const dir = await Deno.makeTempDir();
+  const p = new CCXTProvider({
+    configDir: dir,
+    baseUrl: url,
+    env: {},
+    retryBaseDelayMs: 5,
+    retryMaxDelayMs: 40,
+    ...extra,
+  });
+  return { p, dir };
+}
+
+async function collect(
+  p: CCXTProvider,
+  symbol: string,
+  tf: Timeframe,
+  from: number,
+  to: number,
+  more: { pageSize?: number; concurrency?: number; resumeAfter?: number } = {},
+): Promise<CandleBatch[]> {
+  return await Array.fromAsync(
+    p.candles({ symbol, timeframe: tf, from, to, ...more }),
+  );
+}
+
+Deno.test("CCXTProvider downloads exactly the closed Binance candles for several timeframes across gaps", async () => {
+  await using emu = await startBinanceEmulator({ now: () => NOW, gaps: GAPS });
+  const { p, dir } = await provider(emu.url);
+  try {
+    const cases: Array<[string, number, number, number]> = [
+      ["1", DAY0, NOW + 3_600_000, 100],
+      ["5", DAY0 - 86_400_000, NOW, 37],
+      ["60", Date.UTC(2024, 0, 1), NOW + 86_400_000, 50],
+      ["1D", Date.UTC(2022, 11, 31, 7), NOW + 5 * 86_400_000, 30],
+      ["1W", Date.UTC(2023, 0, 1), NOW, 10],
+      ["1M", Date.UTC(2019, 0, 1), NOW, 12],
+    ];
+    for (const [period, from, to, pageSize] of cases) {
+      const tf = parseTimeframe(period);
+      for (const concurrency of [1, 4]) {
+        const batches = await collect(p, "binance:BTC/USDT", tf, from, to, {
+          pageSize,
+          concurrency,
+        });
+        assertSeq(batches);
+        assertSameCandles(
+          concat(batches),
+          emu.expectedCandles("BTCUSDT", tf, from, to),
+        );
+      }
+    }
+    // The forming candle of 12:00 is not delivered; the gaps are really there.
+    const one = concat(
+      await collect(p, "BINANCE:BTC/USDT", parseTimeframe("1"), DAY0, NOW + M),
+    );
+    assert.equal(one.time[batchLength(one) - 1], at(11, 57));
+    assert.equal(batchLength(one), 720 - 10 - 100 - 10 - 10 - 2);
+    assert.equal(emu.countStatus(429), 0);
+  } finally {
+    await p[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CCXTProvider downloads exactly the closed Bybit spot and linear candles across gaps", async () => {
+  await using emu = await startBybitEmulator({ now: () => NOW, gaps: GAPS });
+  // The emulator allows 120 requests/s; ccxt's default spacing (100 ms per kline) is slower.
+  const { p, dir } = await provider(emu.url, {
+    exchanges: { bybit: { rateLimit: 2 } },
+  });
+  try {
+    const cases: Array<[string, string, string, number, number, number]> = [
+      ["BYBIT:BTC/USDT:USDT", "linear:BTCUSDT", "1", DAY0, NOW + M, 100],
+      ["bybit:btc/usdt", "spot:BTCUSDT", "1", DAY0, NOW, 64],
+      [
+        "BYBIT:FIVE/USDT:USDT",
+        "linear:FIVEUSDT",
+        "15",
+        DAY0 - 3 * 86_400_000,
+        NOW,
+        40,
+      ],
+      [
+        "BYBIT:ETH/USDT:USDT",
+        "linear:ETHUSDT",
+        "240",
+        Date.UTC(2023, 6, 1),
+        NOW,
+        200,
+      ],
+      [
+        "BYBIT:BTC/USDT:USDT",
+        "linear:BTCUSDT",
+        "1D",
+        Date.UTC(2023, 0, 1),
+        NOW,
+        1000,
+      ],
+    ];
+    for (const [symbol, key, period, from, to, pageSize] of cases) {
+      const tf = parseTimeframe(period);
+      const batches = await collect(p, symbol, tf, from, to, {
+        pageSize,
+        concurrency: 3,
+      });
+      assertSeq(batches);
+      assertSameCandles(
+        concat(batches),
+        emu.expectedCandles(key, tf, from, to),
+      );
+    }
+    assert.equal(emu.countStatus(429), 0);
+  } finally {
+    await p[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CCXTProvider symbolInfo maps market precision, contract size, amount step and fees", async () => {
+  await using bin = await startBinanceEmulator({ now: () => NOW });
+  await using byb = await startBybitEmulator({ now: () => NOW });
+  const a = await provider(bin.url);
+  const b = await provider(byb.url);
+  try {
+    const tf = parseTimeframe("60");
+    const grid = async (p: CCXTProvider, s: string) => {
+      const i = await p.symbolInfo(s, tf);
+      return [i.mintick, i.pricescale, i.minmove];
+    };
+    assert.deepEqual(await grid(a.p, "BINANCE:BTC/USDT"), [0.01, 100, 1]);
+    assert.deepEqual(await grid(a.p, "BINANCE:SHIB/USDT"), [1e-8, 1e8, 1]);
+    assert.deepEqual(await grid(a.p, "BINANCE:HALF/USDT"), [0.5, 10, 5]);
+    assert.deepEqual(await grid(a.p, "BINANCE:FIVE/USDT"), [5, 1, 5]);
+    assert.deepEqual(await grid(a.p, "BINANCE:QTR/USDT"), [0.025, 1000, 25]);
+    assert.deepEqual(await grid(b.p, "BYBIT:ETH/USDT:USDT"), [0.05, 100, 5]);
+    const info = await b.p.symbolInfo("bybit:BTC/USDT:USDT", tf);
+    assert.equal(info.prefix, "BYBIT");
+    assert.equal(info.ticker, "BTCUSDT");
+    assert.equal(info.description, "BTC / USDT Linear Perpetual");
+    assert.equal(info.currency, "USDT");
+    assert.equal(info.basecurrency, "BTC");
+    assert.equal(info.type, "crypto");
+    assert.equal(info.period, "60");
+    assert.equal(info.pointvalue, 1);
+    assert.equal(info.mincontract, 0.001);
+    assert.equal(info.takerFee, 0.0006);
+    assert.equal(info.makerFee, 0.0001);
+    assert.equal(info.timezone, "UTC");
+    assert.equal(info.openingHours.length, 7);
+    assert.deepEqual(info.openingHours[3], {
+      day: 3,
+      start: "00:00:00",
+      end: "23:59:59",
+    });
+    const spot = await a.p.symbolInfo("BINANCE:ETH/USDT", parseTimeframe("1D"));
+    assert.equal(spot.description, "ETH / USDT Spot");
+    assert.equal(spot.mincontract, 0.0001);
+    assert.equal(spot.takerFee, 0.001);
+  } finally {
+    for (const x of [a, b]) {
+      await x.p[Symbol.asyncDispose]();
+      await Deno.remove(x.dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test("CCXTProvider lists exchanges, markets and timeframes, and explains unknown ones", async () => {
+  await using emu = await startBinanceEmulator({ now: () => NOW });
+  const { p, dir } = await provider(emu.url);
+  try {
+    const exchanges = await p.listSymbols();
+    assert.ok(exchanges.length > 50);
+    assert.ok(exchanges.some((e) => e.symbol === "BINANCE"));
+    const bybits = (await p.listSymbols({ search: "bybi" })).map((e) =>
+      e.symbol
+    );
+    assert.ok(bybits.includes("BYBIT"));
+    assert.ok(bybits.every((s) => s.startsWith("BYBI")));
+    const markets = await p.listSymbols({ search: "binance" });
+    assert.deepEqual(markets.map((m) => m.symbol), [
+      "BINANCE:BTC/USDT",
+      "BINANCE:ETH/USDT",
+      "BINANCE:FIVE/USDT",
+      "BINANCE:HALF/USDT",
+      "BINANCE:QTR/USDT",
+      "BINANCE:SHIB/USDT",
+    ]);
+    assert.deepEqual(
+      (await p.listSymbols({ search: "BINANCE:eth" })).map((m) => m.symbol),
+      ["BINANCE:ETH/USDT"],
+    );
+    assert.deepEqual(await p.timeframes("BINANCE:BTC/USDT"), [
+      "1S",
+      "1",
+      "3",
+      "5",
+      "15",
+      "30",
+      "60",
+      "120",
+      "240",
+      "360",
+      "480",
+      "720",
+      "1D",
+      "3D",
+      "1W",
+      "1M",
+    ]);
+    assert.equal(p.normalizeSymbol("binance:btc/usdt"), "BINANCE:BTC/USDT");
+    assert.equal(
+      p.normalizeSymbol("Bybit:btc/usdt:usdt"),
+      "BYBIT:BTC/USDT:USDT",
+    );
+    assert.throws(() => p.normalizeSymbol("BTCUSDT"), ProviderError);
+
+    const tf = parseTimeframe("1");
+    await assert.rejects(
+      p.symbolInfo("BINANCE:NOPE/USDT", tf),
+      (e: ProviderError) =>
+        !(e instanceof TransientProviderError) && e.code === "BadSymbol" &&
+        e.message.includes('listSymbols({ search: "binance:" })'),
+    );
+    await assert.rejects(
+      p.symbolInfo("NOPE:BTC/USDT", tf),
+      (e: ProviderError) =>
+        /Unknown ccxt exchange "nope".*listSymbols\(\)/.test(e.message),
+    );
+    await assert.rejects(
+      collect(p, "BINANCE:BTC/USDT", parseTimeframe("2D"), 0, NOW),
+      (e: ProviderError) =>
+        e.code === "BadTimeframe" &&
+        e.message.includes("supported: 1S, 1, 3, 5, 15, 30, 60"),
+    );
+    await assert.rejects(
+      p.listSymbols({ search: "nope:btc" }),
+      /Unknown ccxt exchange "nope"/,
+    );
+  } finally {
+    await p[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+// ---------------------------------------------------------------------------
+// Faults at the first, a middle and the last page.
+
+const FAULT_FROM = DAY0;
+const FAULT_TO = at(10, 0); // 600 one-minute candles, 6 windows of 100
+const PAGE_STARTS = { first: at(0, 0), middle: at(3, 20), last: at(8, 20) };
+
+function pageFault(
+  kind: EmulatorFault["kind"],
+  start: number,
+  extra: Partial<EmulatorFault> = {},
+): EmulatorFault {
+  return {
+    kind,
+    at: (r) =>
+      r.path === "/api/v3/klines" && r.query["startTime"] === String(start),
+    retryAfter: 0,
+    delayMs: 800,
+    ...extra,
+  };
+}
+
+async function faultRun(
+  emu: BinanceEmulator,
+  extra: Partial<CCXTProviderOptions> = {},
+): Promise<{ batches: CandleBatch[]; p: CCXTProvider; dir: string }> {
+  const { p, dir } = await provider(emu.url, {
+    exchanges: { binance: { timeout: 300 } },
+    ...extra,
+  });
+  const batches = await collect(
+    p,
+    "BINANCE:BTC/USDT",
+    parseTimeframe("1"),
+    FAULT_FROM,
+    FAULT_TO,
+    { pageSize: 100, concurrency: 3 },
+  );
+  return { batches, p, dir };
+}
+
+for (
+  const kind of [
+    "429",
+    "418",
+    "500",
+    "503",
+    "drop",
+    "slow",
+    "malformed",
+  ] as const
+) {
+  Deno.test(`CCXTProvider recovers exact data from a ${kind} fault at the first, a middle and the last page`, async () => {
+    const tf = parseTimeframe("1");
+    for (const [where, start] of Object.entries(PAGE_STARTS)) {
+      await using emu = await startBinanceEmulator({
+        now: () => NOW,
+        gaps: GAPS,
+        faults: [pageFault(kind, start)],
+      });
+      const { batches, p, dir } = await faultRun(emu);
+      try {
+        assertSeq(batches);
+        assertSameCandles(
+          concat(batches),
+          emu.expectedCandles("BTCUSDT", tf, FAULT_FROM, FAULT_TO),
+        );
+        const hit = emu.requests.filter((r) => r.fault === kind);
+        assert.equal(hit.length, 1, `${kind} fault at the ${where} page fired`);
+        const tries = emu.requests.filter((r) =>
+          r.query["startTime"] === String(start)
+        );
+        assert.ok(tries.length >= 2, `${kind} at the ${where} page repeated`);
+        // A dropped keep-alive connection may be retried by the HTTP client itself.
+        if (kind !== "drop") {
+          assert.ok(
+            p.stats.retries >= 1,
+            `retried after ${kind} at the ${where} page`,
+          );
+        }
+      } finally {
+        await p[Symbol.asyncDispose]();
+        await Deno.remove(dir, { recursive: true });
+      }
+    }
+  });
+}
+
+Deno.test("CCXTProvider waits the Retry-After a 429 asks for", async () => {
+  await using emu = await startBinanceEmulator({
+    now: () => NOW,
+    faults: [pageFault("429", PAGE_STARTS.middle, { retryAfter: 1 })],
+  });
+  const t0 = performance.now();
+  const { batches, p, dir } = await faultRun(emu);
+  const elapsed = performance.now() - t0;
+  try {
+    assert.ok(elapsed >= 1000, `waited ${elapsed} ms`);
+    assert.equal(concat(batches).time.length, 600);
+    assert.equal(p.stats.retries, 1);
+    const hits = emu.requests.filter((r) =>
+      r.query["startTime"] === String(PAGE_STARTS.middle)
+    );
+    assert.equal(hits.length, 2);
+    assert.ok(hits[1]!.at - hits[0]!.at >= 990);
+  } finally {
+    await p[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+for (const [where, start] of Object.entries(PAGE_STARTS)) {
+  Deno.test(`CCXTProvider fails clearly when the ${where} page keeps failing and resumes to exact data`, async () => {
+    const tf = parseTimeframe("1");
+    await using emu = await startBinanceEmulator({
+      now: () => NOW,
+      gaps: GAPS,
+      faults: [pageFault("503", start, { times: 2 })],
+    });
+    const { p, dir } = await provider(emu.url, { maxRetries: 1 });
+    try {
+      const got: CandleBatch[] = [];
+      await assert.rejects(
+        (async () => {
+          for await (
+            const b of p.candles({
+              symbol: "BINANCE:BTC/USDT",
+              timeframe: tf,
+              from: FAULT_FROM,
+              to: FAULT_TO,
+              pageSize: 100,
+              concurrency: 3,
+            })
+          ) got.push(b);
+        })(),
+        (e: Error) =>
+          e instanceof TransientProviderError &&
+          e.message.includes(
+            `Cannot fetch BINANCE:BTC/USDT 1 candles from ${
+              new Date(start).toISOString()
+            }`,
+          ) && e.message.includes("Internal error"),
+      );
+      // What arrived is a gap-free prefix ending before the failing window.
+      const prefix = concat(got);
+      const n = batchLength(prefix);
+      if (n > 0) assert.ok(prefix.time[n - 1]! < start);
+      const rest = concat(
+        await collect(p, "BINANCE:BTC/USDT", tf, FAULT_FROM, FAULT_TO, {
+          pageSize: 100,
+          ...(n > 0 ? { resumeAfter: prefix.time[n - 1]! } : {}),
+        }),
+      );
+      assertSameCandles(
+        concat([prefix, rest]),
+        emu.expectedCandles("BTCUSDT", tf, FAULT_FROM, FAULT_TO),
+      );
+    } finally {
+      await p[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+    }
+  });
+}
+
+Deno.test("CCXTProvider fails at once on a permanent venue error with the exchange's message", async () => {
+  await using emu = await startBinanceEmulator({
+    now: () => NOW,
+    faults: [pageFault("400", PAGE_STARTS.middle)],
+  });
+  const { p, dir } = await provider(emu.url);
+  try {
+    await assert.rejects(
+      collect(
+        p,
+        "BINANCE:BTC/USDT",
+        parseTimeframe("1"),
+        FAULT_FROM,
+        FAULT_TO,
+        {
+          pageSize: 100,
+        },
+      ),
+      (e: Error) =>
+        e instanceof ProviderError && !(e instanceof TransientProviderError) &&
+        e.message.includes("Invalid symbol.") &&
+        (e as ProviderError).code === "-1121",
+    );
+    assert.equal(p.stats.retries, 0);
+  } finally {
+    await p[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CCXTProvider keeps concurrent pages under the venue's rate limit through ccxt's throttle", async () => {
+  // Bybit: ccxt spaces klines 100 ms apart (cost 5 x 20 ms); the venue allows 12 per second.
+  const tf = parseTimeframe("1");
+  const from = DAY0;
+  const to = at(4, 0); // 240 candles in 24 pages of 10
+  {
+    await using emu = await startBybitEmulator({
+      now: () => NOW,
+      weightLimit: 12,
+      weightWindowMs: 1000,
+    });
+    const { p, dir } = await provider(emu.url);
+    try {
+      const batches = await collect(p, "BYBIT:BTC/USDT:USDT", tf, from, to, {
+        pageSize: 10,
+        concurrency: 8,
+      });
+      assertSameCandles(
+        concat(batches),
+        emu.expectedCandles("linear:BTCUSDT", tf, from, to),
+      );
+      assert.equal(emu.countStatus(429), 0, "no 429 in a normal run");
+    } finally {
+      await p[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+  {
+    // Control: without ccxt's spacing the same run trips the limit, and still recovers.
+    await using emu = await startBybitEmulator({
+      now: () => NOW,
+      weightLimit: 12,
+      weightWindowMs: 1000,
+      abuseThreshold: 1000,
+    });
+    const { p, dir } = await provider(emu.url, {
+      exchanges: { bybit: { rateLimit: 0.01 } },
+    });
+    try {
+      const batches = await collect(p, "BYBIT:BTC/USDT:USDT", tf, from, to, {
+        pageSize: 10,
+        concurrency: 8,
+      });
+      assertSameCandles(
+        concat(batches),
+        emu.expectedCandles("linear:BTCUSDT", tf, from, to),
+      );
+      assert.ok(emu.countStatus(429) > 0, "the control run hits the limit");
+    } finally {
+      await p[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test("CCXTProvider honours resumeAfter, stops at to, and aborts on a signal", async () => {
+  await using emu = await startBinanceEmulator({ now: () => NOW });
+  const { p, dir } = await provider(emu.url);
+  try {
+    const tf = parseTimeframe("1");
+    const got = concat(
+      await collect(p, "BINANCE:BTC/USDT", tf, DAY0, at(1, 0), {
+        resumeAfter: at(0, 30),
+      }),
+    );
+    assertSameCandles(
+      got,
+      emu.expectedCandles("BTCUSDT", tf, at(0, 31), at(1, 0)),
+    );
+    assert.deepEqual(
+      await collect(p, "BINANCE:BTC/USDT", tf, at(1, 0), at(1, 0)),
+      [],
+    );
+    const ac = new AbortController();
+    const reason = new Error("stop now");
+    const it = p.candles({
+      symbol: "BINANCE:BTC/USDT",
+      timeframe: tf,
+      from: DAY0,
+      to: at(10, 0),
+      pageSize: 50,
+      concurrency: 2,
+      signal: ac.signal,
+    });
+    let n = 0;
+    await assert.rejects(
+      (async () => {
+        for await (const _ of it) {
+          if (++n === 2) ac.abort(reason);
+        }
+      })(),
+      (e) => e === reason,
+    );
+    assert.equal(n, 2);
+  } finally {
+    await p[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("CCXTProvider module import does not load ccxt", async () => {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `const t = performance.now(); await import(${
+        JSON.stringify(new URL("../providers/ccxt.ts", import.meta.url).href)
+      }); console.log(performance.now() - t);`,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const out = await cmd.output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const ms = Number(new TextDecoder().decode(out.stdout).trim());
+  assert.ok(ms < 150, `import took ${ms} ms`);
+});
+
+// ---------------------------------------------------------------------------
+// The paging core on its own, with a scripted venue.
+
+Deno.test("pageCandles never skips data from a newest-first venue whose cap is below the page size", async () => {
+  const tf = parseTimeframe("1");
+  const all = new Set<number>();
+  for (let t = DAY0; t < at(5, 0); t += M) {
+    const m = (t - DAY0) / M;
+    if (m % 97 < 13 || (m >= 95 && m < 105)) continue; // irregular gaps
+    all.add(t);
+  }
+  let requests = 0;
+  const venue = (since: number, until: number, limit: number) => {
+    requests++;
+    const hits = [...all].filter((t) => t >= since && t <= until);
+    const page = hits.slice(-Math.min(limit, 37)); // newest 37 at most
+    return Promise.resolve(page.map((t) => [t, 1, 2, 0.5, 1.5, t / M]));
+  };
+  const batches = await Array.fromAsync(pageCandles({
+    timeframe: tf,
+    from: DAY0 + 17, // off the grid: aligned up
+    to: at(5, 0),
+    pageSize: 100,
+    concurrency: 4,
+    now: NOW,
+    fetch: venue,
+  }));
+  assertSeq(batches);
+  const times = [...concat(batches).time];
+  assert.deepEqual(times, [...all].filter((t) => t >= DAY0 + M));
+  assert.ok(requests < 60, `${requests} requests`);
+});
+
+Deno.test("fetchWindow drops forming, off-grid and out-of-window candles and repeats", async () => {
+  const tf = parseTimeframe("60");
+  const h = 3_600_000;
+  const rows = [
+    [DAY0 - h, 1, 1, 1, 1, 1], // before the window
+    [DAY0, 1, 1, 1, 1, 1],
+    [DAY0, 1, 1, 1, 1, 1], // repeated
+    [DAY0 + 5, 1, 1, 1, 1, 1], // off the grid
+    [DAY0 + h, 1, 1, 1, 1, 1],
+    [DAY0 + 2 * h, 1, 1, 1, 1, 1], // forming at now = DAY0 + 2.5h
+  ];
+  const b = await fetchWindow(
+    tf,
+    DAY0,
+    DAY0 + 10 * h,
+    10,
+    DAY0 + 2.5 * h,
+    () => Promise.resolve(rows),
+    new AbortController().signal,
+  );
+  assert.deepEqual([...b.time], [DAY0, DAY0 + h]);
+  assert.deepEqual(
+    planWindows(
+      parseTimeframe("1M"),
+      Date.UTC(2024, 0, 15),
+      Date.UTC(2024, 6, 1),
+      2,
+    ),
+    [
+      [Date.UTC(2024, 1, 1), Date.UTC(2024, 3, 1)],
+      [Date.UTC(2024, 3, 1), Date.UTC(2024, 5, 1)],
+      [Date.UTC(2024, 5, 1), Date.UTC(2024, 6, 1)],
+    ],
+  );
+  assert.equal(batchLength(batchFromRows([])), 0);
+});
