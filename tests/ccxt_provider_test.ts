@@ -710,3 +710,127 @@ Deno.test("fetchWindow drops forming, off-grid and out-of-window candles and rep
   );
   assert.equal(batchLength(batchFromRows([])), 0);
 });
+
+// ---------------------------------------------------------------------------
+// Through the pipeline into a file.
+
+Deno.test("CCXTProvider through download() writes a file that decodes to exactly the emulator's closed candles", async () => {
+  const { download } = await import("../pipeline/download.ts");
+  const { OhlcvReader } = await import("../format/ohlcv_reader.ts");
+  const { readSymbolInfo } = await import("../format/symbol_info_toml.ts");
+  await using bin = await startBinanceEmulator({ now: () => NOW, gaps: GAPS });
+  await using byb = await startBybitEmulator({ now: () => NOW, gaps: GAPS });
+  const a = await provider(bin.url);
+  const b = await provider(byb.url, { exchanges: { bybit: { rateLimit: 2 } } });
+  try {
+    const cases = [
+      {
+        p: a.p,
+        emu: bin,
+        symbol: "binance:BTC/USDT",
+        key: "BTCUSDT",
+        period: "1",
+        grid: [1, 100],
+      },
+      {
+        p: a.p,
+        emu: bin,
+        symbol: "BINANCE:HALF/USDT",
+        key: "HALFUSDT",
+        period: "60",
+        grid: [5, 10],
+      },
+      {
+        p: b.p,
+        emu: byb,
+        symbol: "BYBIT:BTC/USDT:USDT",
+        key: "linear:BTCUSDT",
+        period: "5",
+        grid: [1, 10],
+      },
+    ];
+    for (const c of cases) {
+      const tf = parseTimeframe(c.period);
+      const from = DAY0 - 2 * 86_400_000;
+      const summary = await download(c.p, c.symbol, {
+        timeframe: c.period,
+        dataDir: a.dir,
+        from: new Date(from),
+        to: new Date(NOW + 3_600_000),
+        now: () => NOW,
+        pageSize: 97,
+        concurrency: 4,
+      });
+      await using reader = await OhlcvReader.open(summary.path);
+      const expected = c.emu.expectedCandles(c.key, tf, from, NOW + 3_600_000);
+      assertSameCandles(await reader.read(), expected);
+      assert.equal(summary.candles, batchLength(expected));
+      const { info, provider: ps } = await readSymbolInfo(
+        summary.symbolInfoPath,
+      );
+      assert.deepEqual([info.minmove, info.pricescale], c.grid);
+      assert.deepEqual([reader.info.minmove, reader.info.pricescale], c.grid);
+      assert.equal(info.openingHours.length, 7);
+      assert.equal(info.timezone, "UTC");
+      assert.equal(ps, `ccxt:${c.p.normalizeSymbol(c.symbol)}@${c.period}`);
+    }
+  } finally {
+    for (const x of [a, b]) {
+      await x.p[Symbol.asyncDispose]();
+      await Deno.remove(x.dir, { recursive: true });
+    }
+  }
+});
+
+Deno.test("CCXTProvider download() that fails midway resumes with continue to exactly the emulator's candles", async () => {
+  const { download } = await import("../pipeline/download.ts");
+  const { OhlcvReader } = await import("../format/ohlcv_reader.ts");
+  const tf = parseTimeframe("1");
+  await using emu = await startBinanceEmulator({
+    now: () => NOW,
+    gaps: GAPS,
+    faults: [pageFault("503", PAGE_STARTS.middle, { times: 2 })],
+  });
+  const { p, dir } = await provider(emu.url, { maxRetries: 1 });
+  try {
+    const opts = {
+      timeframe: "1",
+      dataDir: dir,
+      now: () => NOW,
+      to: new Date(FAULT_TO),
+      pageSize: 100,
+      concurrency: 3,
+    };
+    await assert.rejects(
+      download(p, "BINANCE:BTC/USDT", { ...opts, from: new Date(FAULT_FROM) }),
+      (e: Error) => e instanceof TransientProviderError,
+    );
+    // The file holds the gap-free prefix before the failing page.
+    {
+      const { ohlcvFileName } = await import("../format/provider_string.ts");
+      const name = ohlcvFileName({
+        provider: "ccxt",
+        symbol: "BINANCE:BTC/USDT",
+        timeframe: "1",
+      });
+      await using partial = await OhlcvReader.open(`${dir}/${name}`);
+      assertSameCandles(
+        await partial.read(),
+        emu.expectedCandles("BTCUSDT", tf, FAULT_FROM, PAGE_STARTS.middle),
+      );
+    }
+    const summary = await download(p, "BINANCE:BTC/USDT", {
+      ...opts,
+      from: "continue",
+    });
+    assert.equal(summary.mode, "append");
+    await using reader = await OhlcvReader.open(summary.path);
+    assertSameCandles(
+      await reader.read(),
+      emu.expectedCandles("BTCUSDT", tf, FAULT_FROM, FAULT_TO),
+    );
+  } finally {
+    await p[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
