@@ -8,6 +8,8 @@ import {
 } from "../format/candle_batch.ts";
 import { OhlcvReader } from "../format/ohlcv_reader.ts";
 import { OhlcvWriter } from "../format/ohlcv_writer.ts";
+import { readSymbolInfo } from "../format/symbol_info_toml.ts";
+import { download } from "../pipeline/download.ts";
 import { parseTimeframe } from "../format/timeframe.ts";
 import {
   CapitalComProvider,
@@ -250,6 +252,89 @@ Deno.test("CapitalComProvider candles written to a file read back exactly, with 
       `sidecar row ${i}`,
     );
   }
+});
+
+Deno.test("download() with CapitalComProvider writes exactly the emulator's bars, sidecar and symbol info, without weekend anomalies", async () => {
+  await using s = await setup();
+  const dataDir = join(s.dir, "data");
+  for (
+    const [symbol, period, from, to] of [
+      ["EURUSD", "60", Date.UTC(2024, 11, 16), Date.UTC(2025, 0, 15)],
+      ["EURUSD", "1", Date.UTC(2025, 0, 9, 20), Date.UTC(2025, 0, 13, 4)],
+      ["US500", "15", Date.UTC(2025, 0, 6), Date.UTC(2025, 0, 15)],
+      ["AAPL", "60", Date.UTC(2024, 11, 2), Date.UTC(2025, 0, 15)],
+      ["GOLD", "1D", Date.UTC(2024, 5, 3), Date.UTC(2025, 0, 13)],
+    ] as const
+  ) {
+    const summary = await download(s.provider, symbol, {
+      timeframe: period,
+      dataDir,
+      from: new Date(from),
+      to: new Date(to),
+      extraData: true,
+      now: () => NOW,
+    });
+    const want = s.emu.bars(symbol, period, from, to);
+    assert.equal(summary.candles, want.time.length, `${symbol} ${period}`);
+    assert.equal(
+      summary.anomalyPeriods,
+      0,
+      `${symbol} ${period}: closed hours are not anomalies`,
+    );
+    assert.equal(summary.validation.invalid, 0);
+    assert.equal(
+      summary.path,
+      join(dataDir, `capitalcom_${symbol}_${period}.ohlcv`),
+    );
+    {
+      await using reader = await OhlcvReader.open(summary.path);
+      assertSameBars(await reader.read(), want, `${symbol} ${period} file`);
+      const rows = (await readFile(
+        summary.path.replace(/\.ohlcv$/, ".extra.csv"),
+        "utf8",
+      )).trimEnd().split("\r\n");
+      assert.equal(rows.length - 1, reader.count, "sidecar rows = records");
+      const last = want.extra!.at(-1)!;
+      assert.equal(
+        rows.at(-1),
+        [
+          last.ask_open,
+          last.ask_high,
+          last.ask_low,
+          last.ask_close,
+          last.spread,
+        ]
+          .join(","),
+      );
+    }
+    const { info, provider } = await readSymbolInfo(summary.symbolInfoPath);
+    assert.equal(info.ticker, symbol);
+    assert.equal(info.period, period);
+    assert.equal(provider, `capitalcom:${symbol}@${period}`);
+  }
+  // Topping up continues after the last committed bar without repeating it.
+  const from = Date.UTC(2025, 0, 13), to = Date.UTC(2025, 0, 14);
+  await download(s.provider, "GBPUSD", {
+    timeframe: "60",
+    dataDir,
+    from: new Date(from),
+    to: new Date(to),
+    now: () => NOW,
+  });
+  const more = await download(s.provider, "GBPUSD", {
+    timeframe: "60",
+    dataDir,
+    from: "continue",
+    to: new Date(Date.UTC(2025, 0, 15)),
+    now: () => NOW,
+  });
+  assert.equal(more.mode, "append");
+  await using reader = await OhlcvReader.open(more.path);
+  assertSameBars(
+    await reader.read(),
+    s.emu.bars("GBPUSD", "60", from, Date.UTC(2025, 0, 15)),
+    "GBPUSD topped up",
+  );
 });
 
 Deno.test("CapitalComProvider survives a session expiring in the middle of a download", async () => {
@@ -678,23 +763,17 @@ Deno.test("CapitalComProvider never reveals credentials in logs, errors or files
     for (const encryptPassword of [false, true]) {
       await using p = new CapitalComProvider({ ...base, env, encryptPassword });
       const tf = parseTimeframe("60");
-      const info = await p.symbolInfo("EURUSD", tf);
-      const path = join(dir, `capitalcom_EURUSD_60_${encryptPassword}.ohlcv`);
-      const w = await OhlcvWriter.open(path, {
-        period: tf,
-        minmove: info.minmove,
-        pricescale: info.pricescale,
+      const summary = await download(p, "EURUSD", {
+        timeframe: tf,
+        dataDir: join(dir, `data_${encryptPassword}`),
+        from: new Date(Date.UTC(2025, 0, 8)),
+        to: new Date(Date.UTC(2025, 0, 14)),
+        extraData: true,
+        now: () => NOW,
+        onProgress: (e) => logs.push(JSON.stringify(e)),
       });
-      for await (
-        const b of p.candles({
-          symbol: "EURUSD",
-          timeframe: tf,
-          from: Date.UTC(2025, 0, 8),
-          to: Date.UTC(2025, 0, 14),
-          extraData: true,
-        })
-      ) await w.append(b);
-      await w.close();
+      logs.push(JSON.stringify(summary));
+      assert.equal(summary.candles, 96);
       emu.expireSessions();
       emu.fault({ path: "/api/v1/markets", delayMs: 400, count: 2 });
       await record(() => p.listSymbols({ search: "x" }));
