@@ -467,7 +467,10 @@ export async function download(
       const start = after
         ? Math.max(from, nextPeriodStart(tf, after[0]))
         : from;
-      if (start >= to) return;
+      // Nothing to fetch when the range is empty or its first candle cannot have closed yet.
+      if (start >= to || nextPeriodStart(tf, firstOnGrid(tf, start)) > nowMs) {
+        return;
+      }
       const request: CandleRequest = {
         symbol: sym,
         timeframe: tf,
@@ -552,7 +555,8 @@ export async function download(
       await segment(old!.first, toMs, old!.lastRow);
     } else if (mode === "append") {
       const start = Math.max(fromMs, nextPeriodStart(tf, old!.last));
-      upToDate = start >= toMs;
+      upToDate = start >= toMs ||
+        nextPeriodStart(tf, firstOnGrid(tf, start)) > nowMs;
       await segment(fromMs, toMs, old!.lastRow);
     } else {
       await segment(fromMs, toMs, undefined);

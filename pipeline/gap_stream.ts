@@ -165,28 +165,6 @@ export class GapStream extends TransformStream<CandleBatch, CandleBatch> {
   }
 }
 
-/**
- * Classifies the missing periods starting in `[from, to)` (on the grid) into
- * runs of one kind, jumping over stretches where the market state is fixed.
- */
-export function classifyMissing(
-  from: number,
-  to: number,
-  tf: Timeframe,
-  calendar: OpeningHoursCalendar,
-): Gap[] {
-  const s: GapState = {
-    last: NaN,
-    gaps: [],
-    omitted: 0,
-    closedPeriods: 0,
-    anomalyPeriods: 0,
-    anomalyRuns: 0,
-  };
-  classify(from, to, tf, calendar, s, Infinity);
-  return s.gaps;
-}
-
 function classify(
   from: number,
   to: number,

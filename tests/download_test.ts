@@ -1,0 +1,614 @@
+import assert from "node:assert/strict";
+import { download, type DownloadProgress } from "../pipeline/download.ts";
+import {
+  type MemoryFailure,
+  MemoryProvider,
+  type MemoryProviderOptions,
+} from "../testing/memory_provider.ts";
+import { OhlcvReader } from "../format/ohlcv_reader.ts";
+import { OhlcvWriter } from "../format/ohlcv_writer.ts";
+import { readSymbolInfo } from "../format/symbol_info_toml.ts";
+import { FormatError } from "../format/format_error.ts";
+import type { CandleBatch } from "../format/candle_batch.ts";
+import { type Provider, ProviderError } from "../providers/provider.ts";
+
+const DAY = 86_400_000;
+// Wednesday 2024-01-10 12:00:30 UTC: the 12:00 one-minute candle is forming.
+const NOW = Date.UTC(2024, 0, 10, 12, 0, 30);
+const now = () => NOW;
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "pipeline_dl_" });
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+function provider(options: MemoryProviderOptions = {}): MemoryProvider {
+  return new MemoryProvider({ now, pageSize: 200, ...options });
+}
+
+async function readAll(path: string): Promise<CandleBatch> {
+  await using r = await OhlcvReader.open(path);
+  return await r.read();
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) names.push(e.name);
+  return names.sort();
+}
+
+Deno.test("download writes a new PyneCore-named file with its symbol info and tick grid", async () => {
+  await withDir(async (dir) => {
+    const events: DownloadProgress[] = [];
+    const s = await download(
+      provider({ overlap: 5, order: "desc", duplicateEvery: 7 }),
+      "btcusdt",
+      {
+        timeframe: "1m",
+        dataDir: dir,
+        from: "2024-01-10",
+        now,
+        onProgress: (e) => events.push(e),
+        progressIntervalMs: 0,
+      },
+    );
+    assert.equal(s.path, `${dir}/memory_BTCUSDT_1.ohlcv`);
+    assert.equal(s.mode, "new");
+    assert.equal(s.providerString, "memory:BTCUSDT@1");
+    assert.equal(s.candles, 12 * 60); // 00:00 .. 11:59; the forming 12:00 is dropped
+    assert.equal(s.formingDropped, 1);
+    assert.equal(s.first, Date.UTC(2024, 0, 10));
+    assert.equal(s.last, Date.UTC(2024, 0, 10, 11, 59));
+    assert.ok(s.duplicates > 0);
+    assert.equal(s.requests, 4);
+    assert.deepEqual(s.gaps, []);
+    const data = await readAll(s.path);
+    assert.equal(data.time.length, 720);
+    await using r = await OhlcvReader.open(s.path);
+    assert.deepEqual([r.info.minmove, r.info.pricescale, r.info.period], [
+      1,
+      10,
+      "1",
+    ]);
+    const toml = await readSymbolInfo(s.symbolInfoPath);
+    assert.equal(toml.provider, "memory:BTCUSDT@1");
+    assert.equal(toml.info.ticker, "BTCUSDT");
+    // Progress: candles grow, the last report is final and matches the summary.
+    assert.ok(events.length >= 4);
+    for (let i = 1; i < events.length; i++) {
+      assert.ok(events[i]!.candles >= events[i - 1]!.candles);
+    }
+    assert.equal(events.at(-1)!.done, true);
+    assert.equal(events.at(-1)!.candles, 720);
+    assert.ok(events.at(-1)!.fraction! > 0.99);
+  });
+});
+
+Deno.test("download continues after the last committed candle by default", async () => {
+  await withDir(async (dir) => {
+    const p = provider();
+    await download(p, "BTCUSDT", {
+      timeframe: "1",
+      dataDir: dir,
+      from: "2024-01-10",
+      to: "2024-01-10 06:00",
+      now,
+    });
+    const s = await download(p, "BTCUSDT", {
+      timeframe: "1",
+      dataDir: dir,
+      now,
+    });
+    assert.equal(s.mode, "append");
+    assert.equal(s.first, Date.UTC(2024, 0, 10, 6));
+    assert.equal(s.candles, 6 * 60);
+    assert.equal(s.fileCount, 720);
+    const again = await download(p, "BTCUSDT", {
+      timeframe: "1",
+      dataDir: dir,
+      now,
+    });
+    assert.equal(again.upToDate, true);
+    assert.equal(again.candles, 0);
+    assert.equal(again.requests, 0);
+  });
+});
+
+Deno.test("download of a new file starts one year back and clamps to to now", async () => {
+  await withDir(async (dir) => {
+    const s = await download(provider({ pageSize: 1000 }), "BTCUSDT", {
+      timeframe: "1D",
+      dataDir: dir,
+      to: "2030-01-01",
+      now,
+    });
+    assert.equal(s.range.from, NOW - 365 * DAY);
+    assert.equal(s.range.to, NOW);
+    assert.equal(s.first, Date.UTC(2023, 0, 11));
+    assert.equal(s.last, Date.UTC(2024, 0, 9));
+  });
+});
+
+Deno.test("download classifies gaps: a forex weekend is closed, missing data is an anomaly", async () => {
+  await withDir(async (dir) => {
+    const missing: [number, number] = [
+      Date.UTC(2024, 0, 3, 10),
+      Date.UTC(2024, 0, 3, 13),
+    ];
+    const s = await download(provider({ gaps: [missing] }), "EURUSD", {
+      timeframe: "60",
+      dataDir: dir,
+      from: "2024-01-01",
+      now,
+    });
+    assert.deepEqual(s.gaps, [
+      { from: missing[0], to: missing[1], periods: 3, kind: "anomaly" },
+      {
+        from: Date.UTC(2024, 0, 5, 21),
+        to: Date.UTC(2024, 0, 7, 22),
+        periods: 49,
+        kind: "closed",
+      },
+    ]);
+    assert.equal(s.anomalyPeriods, 3);
+    assert.equal(s.closedPeriods, 49);
+  });
+});
+
+Deno.test("download counts conflicting repeats and validation problems", async () => {
+  await withDir(async (dir) => {
+    const inner = provider({ conflictEvery: 50 });
+    // A provider that breaks one candle per page (high below low).
+    const broken: Provider = {
+      name: inner.name,
+      stats: inner.stats,
+      listSymbols: (o) => inner.listSymbols(o),
+      symbolInfo: (s, t) => inner.symbolInfo(s, t),
+      timeframes: (s) => inner.timeframes(s),
+      normalizeSymbol: (s) => inner.normalizeSymbol(s),
+      candles: async function* (req) {
+        for await (const b of inner.candles(req)) {
+          if (b.time.length > 10) b.high[10] = b.low[10]! - 1;
+          yield b;
+        }
+      },
+      [Symbol.asyncDispose]: () => inner[Symbol.asyncDispose](),
+    };
+    const opts = {
+      timeframe: "1",
+      dataDir: dir,
+      from: "2024-01-10 10:00",
+      now,
+    };
+    await assert.rejects(
+      download(broken, "BTCUSDT", opts),
+      (e: unknown) =>
+        e instanceof RangeError && /Candle 10 of the batch/.test(e.message),
+    );
+    const s = await download(broken, "BTCUSDT", {
+      ...opts,
+      validation: "drop",
+    });
+    assert.equal(s.validation.dropped, s.validation.invalid);
+    assert.ok(s.validation.counts.ohlc >= 1);
+    assert.ok(s.conflicts >= 1);
+    assert.equal(
+      s.conflictSamples[0]!.dropped[5],
+      s.conflictSamples[0]!.kept[5] + 1,
+    );
+    assert.equal(s.candles + s.validation.dropped, 120);
+  });
+});
+
+Deno.test("download holds the writer lock: a second download of the same file fails clearly", async () => {
+  await withDir(async (dir) => {
+    let second: Promise<unknown> | undefined;
+    const p = provider({
+      pageSize: 60,
+      onRequest: (info) => {
+        if (info.call === 0 && info.page === 1) {
+          second = download(provider(), "BTCUSDT", {
+            timeframe: "1",
+            dataDir: dir,
+            from: "2024-01-10",
+            now,
+          })
+            .then(() => "no error", (e: unknown) => e);
+        }
+      },
+    });
+    const s = await download(p, "BTCUSDT", {
+      timeframe: "1",
+      dataDir: dir,
+      from: "2024-01-10",
+      now,
+    });
+    assert.equal(s.candles, 720);
+    const err = await second!;
+    assert.ok(err instanceof Error && /lock/i.test(err.message), String(err));
+  });
+});
+
+Deno.test("download refuses a bad symbol before touching any file", async () => {
+  await withDir(async (dir) => {
+    await assert.rejects(
+      download(provider(), "NOPE", { timeframe: "1", dataDir: dir, now }),
+      ProviderError,
+    );
+    assert.deepEqual(await listDir(dir), []);
+  });
+});
+
+Deno.test("download refuses contradictory or bad options", async () => {
+  await withDir(async (dir) => {
+    const p = provider();
+    await assert.rejects(
+      download(p, "BTCUSDT", {
+        timeframe: "1",
+        dataDir: dir,
+        from: "continue",
+        truncate: true,
+        now,
+      }),
+      RangeError,
+    );
+    await assert.rejects(
+      download(p, "BTCUSDT", {
+        timeframe: "1",
+        dataDir: dir,
+        to: "continue",
+        now,
+      }),
+      RangeError,
+    );
+    await assert.rejects(
+      download(p, "BTCUSDT", {
+        timeframe: "1",
+        dataDir: dir,
+        from: "2025-01-01",
+        now,
+      }),
+      /not before/,
+    );
+    await assert.rejects(download(p, "BTCUSDT", {} as never), TypeError);
+    // A file of another period.
+    const path = `${dir}/x.ohlcv`;
+    await download(p, "BTCUSDT", { timeframe: "60", path, from: "1", now });
+    await assert.rejects(
+      download(p, "BTCUSDT", { timeframe: "1", path, now }),
+      (e: unknown) =>
+        e instanceof RangeError && /holds 60 candles/.test(e.message),
+    );
+    // A legacy v1 file needs truncate.
+    const v1 = `${dir}/v1.ohlcv`;
+    const rec = new DataView(new ArrayBuffer(24));
+    rec.setUint32(0, NOW / 1000 - 86400, true);
+    for (let i = 1; i < 6; i++) rec.setFloat32(i * 4, 1, true);
+    await Deno.writeFile(v1, new Uint8Array(rec.buffer));
+    await assert.rejects(
+      download(p, "BTCUSDT", { timeframe: "1D", path: v1, now }),
+      FormatError,
+    );
+    const s = await download(p, "BTCUSDT", {
+      timeframe: "1D",
+      path: v1,
+      truncate: true,
+      from: 10,
+      now,
+    });
+    assert.equal(s.fileCount, 9); // 10 days back from 12:00 on the 10th: daily candles of the 1st to the 9th
+  });
+});
+
+Deno.test("download keeps committed candles after a provider failure and the next run completes", async () => {
+  await withDir(async (dir) => {
+    const failing = provider({
+      pageSize: 100,
+      failures: [{ page: 3, kind: "permanent", call: 0 }],
+    });
+    const opts = { timeframe: "1", dataDir: dir, from: "2024-01-10", now };
+    await assert.rejects(download(failing, "BTCUSDT", opts), ProviderError);
+    const partial = await readAll(`${dir}/memory_BTCUSDT_1.ohlcv`);
+    assert.equal(partial.time.length, 300);
+    const s = await download(failing, "BTCUSDT", opts);
+    assert.equal(s.mode, "append");
+    assert.equal(s.fileCount, 720);
+  });
+});
+
+Deno.test("download counts retries of transient failures", async () => {
+  await withDir(async (dir) => {
+    const s = await download(
+      provider({ failures: [{ page: 1, kind: "transient", times: 2 }] }),
+      "BTCUSDT",
+      { timeframe: "1", dataDir: dir, from: "2024-01-10", now },
+    );
+    assert.equal(s.retries, 2);
+    assert.equal(s.requests, 6);
+    assert.equal(s.candles, 720);
+  });
+});
+
+Deno.test("download survives 20 aborts at random points and ends byte-identical to one uninterrupted run", async () => {
+  await withDir(async (dir) => {
+    const opts = {
+      timeframe: "1",
+      from: "2024-01-07",
+      to: "2024-01-10 08:00",
+      now,
+      pageSize: 60,
+    } as const;
+    const misbehaving: MemoryProviderOptions = {
+      overlap: 3,
+      order: "shuffle",
+      duplicateEvery: 11,
+      concurrency: 3,
+    };
+    const ref = await download(provider(misbehaving), "BTCUSDT", {
+      ...opts,
+      dataDir: `${dir}/ref`,
+    });
+    assert.equal(ref.candles, 3 * 1440 + 8 * 60);
+
+    // Seeded choice of abort points: after k requests or after k committed batches.
+    let seed = 12345;
+    const random = () =>
+      (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    let aborts = 0;
+    for (let run = 0; run < 20; run++) {
+      const ac = new AbortController();
+      const byRequest = random() < 0.5;
+      const k = 1 + Math.floor(random() * 4);
+      let seen = 0;
+      const p = provider({
+        ...misbehaving,
+        onRequest: () => {
+          if (byRequest && ++seen === k) ac.abort(new Error(`abort ${run}`));
+        },
+      });
+      await assert.rejects(
+        download(p, "BTCUSDT", {
+          ...opts,
+          dataDir: `${dir}/resumed`,
+          signal: ac.signal,
+          progressIntervalMs: 0,
+          onProgress: (e) => {
+            if (!byRequest && !e.done && ++seen === k) {
+              ac.abort(new Error(`abort ${run}`));
+            }
+          },
+        }),
+        new RegExp(`abort ${run}`),
+      );
+      aborts++;
+      // After every abort the file opens and holds a prefix of the reference.
+      const path = `${dir}/resumed/memory_BTCUSDT_1.ohlcv`;
+      const part = await readAll(path);
+      const full = await readAll(ref.path);
+      assert.deepEqual(part.time, full.time.subarray(0, part.time.length));
+      assert.ok(
+        part.time.length < full.time.length,
+        `run ${run} finished early`,
+      );
+    }
+    assert.equal(aborts, 20);
+    const last = await download(provider(misbehaving), "BTCUSDT", {
+      ...opts,
+      dataDir: `${dir}/resumed`,
+    });
+    assert.equal(last.fileCount, ref.candles);
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/resumed/memory_BTCUSDT_1.ohlcv`),
+      await Deno.readFile(ref.path),
+    );
+    assert.deepEqual(await listDir(`${dir}/resumed`), [
+      "memory_BTCUSDT_1.ohlcv",
+      "memory_BTCUSDT_1.toml",
+    ]);
+  });
+});
+
+Deno.test("download fills in before the first candle and equals a direct download", async () => {
+  await withDir(async (dir) => {
+    const p = provider();
+    const base = { timeframe: "1", now };
+    await download(p, "BTCUSDT", {
+      ...base,
+      dataDir: `${dir}/a`,
+      from: "2024-01-09 12:00",
+      to: "2024-01-10 06:00",
+    });
+    const s = await download(p, "BTCUSDT", {
+      ...base,
+      dataDir: `${dir}/a`,
+      from: "2024-01-09",
+    });
+    assert.equal(s.mode, "prepend");
+    assert.equal(s.copied, 18 * 60);
+    assert.equal(s.candles, 12 * 60 + 6 * 60);
+    assert.equal(s.fileFirst, Date.UTC(2024, 0, 9));
+    const direct = await download(p, "BTCUSDT", {
+      ...base,
+      dataDir: `${dir}/b`,
+      from: "2024-01-09",
+    });
+    assert.deepEqual(
+      await Deno.readFile(s.path),
+      await Deno.readFile(direct.path),
+    );
+    assert.deepEqual(await listDir(`${dir}/a`), [
+      "memory_BTCUSDT_1.ohlcv",
+      "memory_BTCUSDT_1.toml",
+    ]);
+  });
+});
+
+/** Downloads a base file, then a replacement that fails; returns the old bytes check. */
+async function replacementFails(
+  dir: string,
+  replace: { from: string; truncate?: boolean },
+  failure: MemoryFailure,
+): Promise<void> {
+  const path = `${dir}/memory_BTCUSDT_1.ohlcv`;
+  await download(provider(), "BTCUSDT", {
+    timeframe: "1",
+    dataDir: dir,
+    from: "2024-01-09 12:00",
+    to: "2024-01-10 06:00",
+    now,
+  });
+  const original = await Deno.readFile(path);
+  let checkedDuring = 0;
+  const p = provider({
+    pageSize: 120,
+    failures: [failure],
+    onRequest: () => {
+      // While the replacement is being written the old file is byte-intact.
+      assert.deepEqual(Deno.readFileSync(path), original);
+      checkedDuring++;
+    },
+  });
+  await assert.rejects(
+    download(p, "BTCUSDT", { timeframe: "1", dataDir: dir, now, ...replace }),
+    ProviderError,
+  );
+  assert.ok(checkedDuring > 1);
+  assert.deepEqual(await Deno.readFile(path), original);
+  assert.deepEqual(await listDir(dir), [
+    "memory_BTCUSDT_1.ohlcv",
+    "memory_BTCUSDT_1.toml",
+  ]);
+  await using r = await OhlcvReader.open(path);
+  assert.equal(r.count, 18 * 60);
+}
+
+Deno.test("download prepend leaves the old file byte-intact when the head download fails", async () => {
+  await withDir((dir) =>
+    replacementFails(dir, { from: "2024-01-09" }, {
+      page: 3,
+      kind: "permanent",
+    })
+  );
+});
+
+Deno.test("download prepend leaves the old file byte-intact when the top-up after the copy fails", async () => {
+  // Call 0 of the failing provider fetches the head, call 1 the top-up after the copied candles.
+  await withDir((dir) =>
+    replacementFails(dir, { from: "2024-01-09" }, {
+      page: 1,
+      call: 1,
+      kind: "permanent",
+    })
+  );
+});
+
+Deno.test("download truncate replaces the file atomically and keeps it intact on failure", async () => {
+  await withDir(async (dir) => {
+    await replacementFails(dir, { from: "2024-01-10", truncate: true }, {
+      page: 2,
+      call: 0,
+      kind: "permanent",
+    });
+    const s = await download(provider(), "BTCUSDT", {
+      timeframe: "1",
+      dataDir: dir,
+      from: "2024-01-10 11:00",
+      truncate: true,
+      now,
+    });
+    assert.equal(s.mode, "truncate");
+    assert.equal(s.fileCount, 60);
+    assert.equal(s.fileFirst, Date.UTC(2024, 0, 10, 11));
+  });
+});
+
+Deno.test("download truncate aborted mid-way keeps the old file byte-intact", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/memory_BTCUSDT_1.ohlcv`;
+    await download(provider(), "BTCUSDT", {
+      timeframe: "1",
+      dataDir: dir,
+      from: "2024-01-10 10:00",
+      now,
+    });
+    const original = await Deno.readFile(path);
+    const ac = new AbortController();
+    await assert.rejects(
+      download(provider({ pageSize: 60 }), "BTCUSDT", {
+        timeframe: "1",
+        dataDir: dir,
+        from: "2024-01-10",
+        truncate: true,
+        now,
+        signal: ac.signal,
+        progressIntervalMs: 0,
+        onProgress: (e) => {
+          if (e.candles >= 180) ac.abort(new Error("user stop"));
+        },
+      }),
+      /user stop/,
+    );
+    assert.deepEqual(await Deno.readFile(path), original);
+    assert.deepEqual(await listDir(dir), [
+      "memory_BTCUSDT_1.ohlcv",
+      "memory_BTCUSDT_1.toml",
+    ]);
+  });
+});
+
+Deno.test("download aborted before it starts touches nothing", async () => {
+  await withDir(async (dir) => {
+    await assert.rejects(
+      download(provider(), "BTCUSDT", {
+        timeframe: "1",
+        dataDir: dir,
+        now,
+        signal: AbortSignal.abort(new Error("early")),
+      }),
+      /early/,
+    );
+    assert.deepEqual(await listDir(dir), []);
+  });
+});
+
+Deno.test("download with concurrent shuffled pages writes the same file as a sequential one", async () => {
+  await withDir(async (dir) => {
+    const opts = {
+      timeframe: "5",
+      from: "2024-01-05",
+      now,
+      pageSize: 50,
+    } as const;
+    const a = await download(
+      provider({ concurrency: 4, order: "shuffle", overlap: 4 }),
+      "ETHUSDT",
+      { ...opts, dataDir: `${dir}/a` },
+    );
+    const b = await download(provider(), "ETHUSDT", {
+      ...opts,
+      dataDir: `${dir}/b`,
+    });
+    assert.equal(a.candles, b.candles);
+    assert.deepEqual(await Deno.readFile(a.path), await Deno.readFile(b.path));
+  });
+});
+
+Deno.test("download fills an empty file created by another writer", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/memory_BTCUSDT_1.ohlcv`;
+    const w = await OhlcvWriter.open(path, { period: "1" });
+    await w.close();
+    const s = await download(provider(), "BTCUSDT", {
+      timeframe: "1",
+      dataDir: dir,
+      from: "2024-01-10 11:00",
+      now,
+    });
+    assert.equal(s.mode, "new");
+    assert.equal(s.fileCount, 60);
+  });
+});
