@@ -59,6 +59,23 @@ import {
 import process from "node:process";
 
 export { CAPITALCOM_ENV } from "./_capitalcom_config.ts";
+// Types of the public signatures, re-exported so this entry point documents itself.
+export type {
+  CandleRequest,
+  ListSymbolsOptions,
+  Provider,
+  ProviderOptions,
+  ProviderStats,
+  SymbolListing,
+} from "./provider.ts";
+export type { CandleBatch, CandleExtra } from "../format/candle_batch.ts";
+export type {
+  OpeningHours,
+  SessionTime,
+  SymbolInfo,
+  SymbolType,
+} from "../format/symbol_info.ts";
+export type { Timeframe, TimeframeUnit } from "../format/timeframe.ts";
 
 /** Options of {@linkcode CapitalComProvider}; all optional, the config file fills the rest. */
 export interface CapitalComProviderOptions extends ProviderOptions {

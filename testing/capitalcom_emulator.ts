@@ -36,6 +36,8 @@ import { allocBatch, type CandleBatch } from "../format/candle_batch.ts";
 import { parsePeriod, periodStart } from "../format/timeframe.ts";
 import { CandleGenerator, decimalsOf } from "./candle_generator.ts";
 
+export type { CandleBatch, CandleExtra } from "../format/candle_batch.ts";
+
 /** Opening hours in Capital.com's shape. */
 export interface EmulatorOpeningHours {
   /** IANA zone of the times. */
