@@ -172,9 +172,9 @@ export async function inspectCommand(
       "gaps",
       gaps.runs === 0
         ? "none"
-        : `${fmtInt(gaps.anomalies)} anomalies (${
-          fmtInt(gaps.anomalyPeriods)
-        } missing periods while open), ${
+        : `${fmtInt(gaps.anomalies)} ${
+          gaps.anomalies === 1 ? "anomaly" : "anomalies"
+        } (${fmtInt(gaps.anomalyPeriods)} missing periods while open), ${
           fmtInt(gaps.closedPeriods)
         } periods closed (${
           gaps.hoursFromToml ? "opening hours from the .toml" : "assumed 24/7"

@@ -1,0 +1,548 @@
+/**
+ * The CLI driven as a subprocess against the loopback emulators: every
+ * command's happy path, non-TTY progress, the seed-style invocation, update,
+ * Ctrl-C (SIGINT) and resume, and the Capital.com verbose credential scan.
+ */
+
+import assert from "node:assert/strict";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import denoJson from "../deno.json" with { type: "json" };
+import { startBinanceEmulator } from "../testing/binance_emulator.ts";
+import { startBybitEmulator } from "../testing/bybit_emulator.ts";
+import { startCapitalComEmulator } from "../testing/capitalcom_emulator.ts";
+import { OhlcvReader, ohlcvRecordCount } from "../format/ohlcv_reader.ts";
+import { readSymbolInfo } from "../format/symbol_info_toml.ts";
+import { parseTimeframe } from "../format/timeframe.ts";
+import type { CandleBatch } from "../format/candle_batch.ts";
+import { FIXTURES, lines, runCli, spawnCli } from "./_cli_helpers.ts";
+
+const H = 3_600_000;
+/** The fixed clock of the download tests: emulator and CLI (--now) agree. */
+const T = Date.UTC(2024, 2, 1, 12, 30);
+const GAP = { from: Date.UTC(2024, 0, 10), to: Date.UTC(2024, 0, 10, 5) };
+
+async function tempDir(): Promise<string> {
+  return await Deno.makeTempDir({ prefix: "pyne_cli_" });
+}
+
+async function writeCcxtConfig(
+  dir: string,
+  urls: Record<string, string>,
+): Promise<string> {
+  const cfg = join(dir, "config");
+  await mkdir(cfg, { recursive: true });
+  await writeFile(
+    join(cfg, "ccxt.toml"),
+    Object.entries(urls).map(([ex, url]) => `[${ex}]\nbase_url = "${url}"\n`)
+      .join("\n"),
+  );
+  return cfg;
+}
+
+async function readAll(path: string): Promise<CandleBatch> {
+  await using r = await OhlcvReader.open(path);
+  return await r.read();
+}
+
+function assertSameCandles(
+  got: CandleBatch,
+  want: CandleBatch,
+  label: string,
+): void {
+  assert.equal(got.time.length, want.time.length, `${label}: candle count`);
+  for (const k of ["time", "open", "high", "low", "close", "volume"] as const) {
+    assert.deepEqual(Array.from(got[k]), Array.from(want[k]), `${label}: ${k}`);
+  }
+}
+
+Deno.test("cli --help on every command shows usage with examples, --version prints deno.json's version", async () => {
+  const dir = await tempDir();
+  try {
+    const commands = [
+      [],
+      ["download"],
+      ["data", "download"],
+      ["update"],
+      ["inspect"],
+      ["convert"],
+      ["providers"],
+      ["symbols"],
+      ["info"],
+    ];
+    for (const c of commands) {
+      const r = await runCli([...c, "--help"], { cwd: dir });
+      assert.equal(r.code, 0, `${c.join(" ")} --help: ${r.stderr}`);
+      assert.match(r.stdout, /^Usage: pyne-data/m, c.join(" "));
+      assert.match(r.stdout, /\$ pyne-data /, `${c.join(" ")}: examples`);
+      assert.equal(r.stderr, "");
+    }
+    const v = await runCli(["--version"], { cwd: dir });
+    assert.equal(v.code, 0);
+    assert.equal(v.stdout.trim(), denoJson.version);
+    assert.deepEqual(await readdir(dir), [], "help writes no file");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("cli download fetches several symbols concurrently into exact files, then update and file top-up resume", async () => {
+  const dir = await tempDir();
+  let now = T;
+  await using emu = await startBinanceEmulator({ now: () => now, gaps: [GAP] });
+  try {
+    const cfg = await writeCcxtConfig(dir, { binance: emu.url });
+    const tf = parseTimeframe("60");
+    const from = Date.UTC(2024, 0, 1);
+    const r = await runCli([
+      "download",
+      "ccxt",
+      "BINANCE:BTC/USDT",
+      "binance:eth/usdt",
+      "-t",
+      "1h",
+      "--from",
+      "2024-01-01",
+      "--config-dir",
+      cfg,
+      "--now",
+      new Date(T).toISOString(),
+    ], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    // Summary table with the gap report on stdout.
+    assert.match(r.stdout, /^file\s+added\s+from\s+to/m);
+    assert.match(r.stdout, /ccxt_BINANCE_BTC_USDT_60\.ohlcv\s+1,447\s/);
+    assert.match(r.stdout, /1 anomaly \(5 missing\)/);
+    assert.match(
+      r.stdout,
+      /2024-01-10 00:00 \.\. 2024-01-10 05:00\s+5 missing periods/,
+    );
+    // Non-TTY progress: plain lines on stderr, no ANSI escapes.
+    const errLines = lines(r.stderr);
+    assert.ok(
+      errLines.some((l) => /^start ccxt:BINANCE:BTC\/USDT@60/.test(l)),
+      r.stderr,
+    );
+    assert.ok(
+      errLines.some((l) =>
+        /^done ccxt:BINANCE:ETH\/USDT@60\s+100%\s+1,447 candles/.test(l)
+      ),
+      r.stderr,
+    );
+    assert.ok(!r.stderr.includes("\x1b["), "no escape codes without a TTY");
+    // The files equal the emulator's truth (gap kept, forming candle dropped).
+    for (const id of ["BTC", "ETH"]) {
+      const path = join(dir, "data", `ccxt_BINANCE_${id}_USDT_60.ohlcv`);
+      assertSameCandles(
+        await readAll(path),
+        emu.expectedCandles(`${id}USDT`, tf, from, T - 30 * 60_000),
+        id,
+      );
+      const { provider } = await readSymbolInfo(path.replace(/ohlcv$/, "toml"));
+      assert.equal(provider, `ccxt:BINANCE:${id}/USDT@60`);
+    }
+
+    // Two hours later: `download <file>` tops up one file, `update` the rest.
+    now = T + 2 * H;
+    const top = await runCli([
+      "download",
+      join("data", "ccxt_BINANCE_BTC_USDT_60.ohlcv"),
+      "--config-dir",
+      cfg,
+      "--now",
+      new Date(now).toISOString(),
+      "--json",
+    ], { cwd: dir });
+    assert.equal(top.code, 0, top.stderr);
+    const j = JSON.parse(top.stdout);
+    assert.equal(j.ok, true);
+    assert.equal(j.files.length, 1);
+    assert.equal(j.files[0].added, 2);
+    assert.equal(j.files[0].mode, "append");
+    const upd = await runCli([
+      "update",
+      "--config-dir",
+      cfg,
+      "--now",
+      new Date(now).toISOString(),
+      "--json",
+    ], { cwd: dir });
+    assert.equal(upd.code, 0, upd.stderr);
+    const u = JSON.parse(upd.stdout);
+    assert.deepEqual(
+      u.files.map((f: { symbol: string; added: number }) => [
+        f.symbol,
+        f.added,
+      ]),
+      [["BINANCE:BTC/USDT", 0], ["BINANCE:ETH/USDT", 2]],
+    );
+    for (const id of ["BTC", "ETH"]) {
+      assertSameCandles(
+        await readAll(join(dir, "data", `ccxt_BINANCE_${id}_USDT_60.ohlcv`)),
+        emu.expectedCandles(`${id}USDT`, tf, from, now - 30 * 60_000),
+        `${id} after update`,
+      );
+    }
+    // Nothing new: up to date, table says so.
+    const again = await runCli([
+      "update",
+      "--config-dir",
+      cfg,
+      "--now",
+      new Date(now).toISOString(),
+    ], { cwd: dir });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((again.stdout.match(/up to date/g) ?? []).length, 2);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("cli download accepts provider strings (Bybit perpetual) and the seed-style data download form", async () => {
+  const dir = await tempDir();
+  await using bybit = await startBybitEmulator({ now: () => T });
+  await using binance = await startBinanceEmulator();
+  try {
+    const cfg = await writeCcxtConfig(dir, {
+      bybit: bybit.url,
+      binance: binance.url,
+    });
+    const r = await runCli([
+      "download",
+      "ccxt:BYBIT:BTC/USDT:USDT@1D",
+      "--from",
+      "2024-01-01",
+      "--config-dir",
+      cfg,
+      "--now",
+      new Date(T).toISOString(),
+      "--quiet",
+    ], { cwd: dir });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stderr, "", "--quiet prints nothing on success");
+    assert.equal(r.stdout, "", "--quiet prints no table");
+    const path = join(dir, "data", "ccxt_BYBIT_BTC_USDT_USDT_1D.ohlcv");
+    assertSameCandles(
+      await readAll(path),
+      bybit.expectedCandles(
+        "linear:BTCUSDT",
+        parseTimeframe("1D"),
+        Date.UTC(2024, 0, 1),
+        Date.UTC(2024, 2, 1),
+      ),
+      "bybit 1D",
+    );
+
+    // The original tool's form, as written (real clock on both sides).
+    const seed = await runCli([
+      "data",
+      "download",
+      "CCXTProvider",
+      "binance:BTC/USDT",
+      "--timeframe",
+      "D1",
+      "--from",
+      "30",
+      "--to",
+      "0",
+      "--config-dir",
+      cfg,
+    ], { cwd: dir });
+    assert.equal(seed.code, 0, seed.stderr);
+    const n = await ohlcvRecordCount(
+      join(dir, "data", "ccxt_BINANCE_BTC_USDT_1D.ohlcv"),
+    );
+    assert.ok(n >= 29 && n <= 30, `30 days of daily candles, got ${n}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("cli inspect, convert, providers, symbols and info print what they should", async () => {
+  const dir = await tempDir();
+  await using emu = await startBinanceEmulator({ now: () => T });
+  try {
+    const cfg = await writeCcxtConfig(dir, { binance: emu.url });
+    const fixture = join(FIXTURES, "btc_1D_gap.ohlcv");
+    const fixtureJson = JSON.parse(
+      await readFile(join(FIXTURES, "btc_1D_gap.json"), "utf8"),
+    );
+    const ins = await runCli(["inspect", fixture, "--json"], { cwd: dir });
+    assert.equal(ins.code, 0, ins.stderr);
+    const info = JSON.parse(ins.stdout);
+    for (
+      const k of [
+        "format",
+        "period",
+        "count",
+        "first",
+        "last",
+        "dense",
+        "minmove",
+        "pricescale",
+        "recordSize",
+      ]
+    ) assert.ok(k in info, `inspect --json has ${k}`);
+    assert.equal(info.format, "v2");
+    assert.equal(info.period, "1D");
+    assert.equal(info.count, fixtureJson.decoded?.length ?? info.count);
+    assert.equal(info.gaps.anomalyPeriods, 3);
+    const text = await runCli(["inspect", fixture], { cwd: dir });
+    assert.equal(text.code, 0);
+    assert.match(text.stdout, /^candles\s+120$/m);
+    assert.match(text.stdout, /^gaps\s+1 anomaly \(3 missing periods/m);
+
+    // convert .ohlcv -> .csv -> .ohlcv round trip keeps every candle.
+    const csv = join(dir, "btc.csv");
+    const back = join(dir, "btc.ohlcv");
+    let c = await runCli(["convert", fixture, csv], { cwd: dir });
+    assert.equal(c.code, 0, c.stderr);
+    assert.match(c.stderr, /Converted .* \(120 candles\)/);
+    c = await runCli([
+      "convert",
+      csv,
+      back,
+      "-t",
+      "1D",
+      "--minmove",
+      "1",
+      "--pricescale",
+      "100",
+    ], { cwd: dir });
+    assert.equal(c.code, 0, c.stderr);
+    assertSameCandles(await readAll(back), await readAll(fixture), "convert");
+
+    const p = await runCli(["providers", "--json"], { cwd: dir });
+    assert.equal(p.code, 0, p.stderr);
+    const names = JSON.parse(p.stdout).map((x: { name: string }) => x.name);
+    assert.ok(names.includes("ccxt") && names.includes("capitalcom"), names);
+
+    const s = await runCli([
+      "symbols",
+      "ccxt",
+      "binance",
+      "--search",
+      "ETH",
+      "--config-dir",
+      cfg,
+    ], { cwd: dir });
+    assert.equal(s.code, 0, s.stderr);
+    assert.match(s.stdout, /^BINANCE:ETH\/USDT\s+spot/m);
+    assert.ok(!s.stdout.includes("BTC/USDT"));
+
+    const i = await runCli([
+      "info",
+      "ccxt",
+      "BINANCE:SHIB/USDT",
+      "--json",
+      "--config-dir",
+      cfg,
+    ], { cwd: dir });
+    assert.equal(i.code, 0, i.stderr);
+    const si = JSON.parse(i.stdout)[0];
+    assert.equal(si.ticker, "SHIBUSDT");
+    assert.equal(si.mintick, 1e-8);
+    const it = await runCli(
+      ["info", "ccxt", "BINANCE:BTC/USDT", "--config-dir", cfg],
+      { cwd: dir },
+    );
+    assert.match(it.stdout, /^\[symbol\]$/m);
+    assert.match(it.stdout, /^provider = "ccxt:BINANCE:BTC\/USDT@1D"$/m);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("cli venue refusals exit 1 with one Error: line and create no data file", async () => {
+  const dir = await tempDir();
+  await using emu = await startBinanceEmulator({ now: () => T });
+  try {
+    const cfg = await writeCcxtConfig(dir, { binance: emu.url });
+    const cases: [string[], number, RegExp][] = [
+      [
+        ["download", "ccxt", "BINANCE:NOPE/USDT", "-t", "1D", "--from", "5"],
+        1,
+        /NOPE/,
+      ],
+      [["info", "ccxt", "BINANCE:NOPE/USDT"], 1, /NOPE/],
+      [
+        ["download", "ccxt", "BINANCE:BTC/USDT", "-t", "15S", "--from", "5"],
+        1,
+        /15S/,
+      ],
+      [["download", "ccxt", "BTCUSDT", "-t", "1D"], 2, /BTCUSDT/],
+      [
+        ["download", "ccxt", "NOEXCHANGE:BTC/USDT", "-t", "1D", "--from", "5"],
+        2,
+        /noexchange/i,
+      ],
+      [["symbols", "ccxt", "noexchange"], 2, /noexchange/i],
+    ];
+    for (const [args, code, msg] of cases) {
+      const r = await runCli([...args, "--config-dir", cfg], { cwd: dir });
+      assert.equal(r.code, code, `${args.join(" ")}: ${r.stderr}`);
+      const errs = lines(r.stderr).filter((l) => l.startsWith("Error:"));
+      assert.equal(errs.length, 1, r.stderr);
+      assert.match(errs[0]!, msg);
+      assert.ok(!/^\s+at /m.test(r.stderr), "no stack trace");
+      assert.deepEqual(await readdir(dir), ["config"], args.join(" "));
+      assert.deepEqual(await readdir(cfg), ["ccxt.toml"]);
+    }
+    // --verbose adds the stack trace.
+    const v = await runCli([
+      "info",
+      "ccxt",
+      "BINANCE:NOPE/USDT",
+      "--config-dir",
+      cfg,
+      "--verbose",
+    ], { cwd: dir });
+    assert.equal(v.code, 1);
+    assert.match(v.stderr, /^\s+at /m);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("cli Ctrl-C (SIGINT) during a download exits 130 and a rerun completes the file exactly", async () => {
+  const dir = await tempDir();
+  await using emu = await startBinanceEmulator({
+    now: () => T,
+    latencyMs: 40,
+  });
+  try {
+    const cfg = await writeCcxtConfig(dir, { binance: emu.url });
+    const args = [
+      "download",
+      "ccxt",
+      "BINANCE:BTC/USDT",
+      "-t",
+      "5",
+      "--from",
+      "2024-02-01",
+      "--limit",
+      "100",
+      "--concurrency",
+      "1",
+      "--config-dir",
+      cfg,
+      "--now",
+      new Date(T).toISOString(),
+    ];
+    const path = join(dir, "data", "ccxt_BINANCE_BTC_USDT_5.ohlcv");
+    const child = spawnCli(args, { cwd: dir });
+    const deadline = Date.now() + 20_000;
+    while ((await ohlcvRecordCount(path)) < 300 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    child.kill("SIGINT");
+    const out = await child.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 130, stderr);
+    assert.match(stderr, /^Error: Interrupted/m);
+    // The file is valid, holds a prefix of the truth, and is not complete.
+    const tf = parseTimeframe("5");
+    const truth = emu.expectedCandles(
+      "BTCUSDT",
+      tf,
+      Date.UTC(2024, 1, 1),
+      T - tf.ms + 1, // closed candles only: open + 5 min <= now
+    );
+    const partial = await readAll(path);
+    assert.ok(
+      partial.time.length >= 300,
+      `some candles: ${partial.time.length}`,
+    );
+    assert.ok(partial.time.length < truth.time.length, "interrupted early");
+    assert.deepEqual(
+      Array.from(partial.time),
+      Array.from(truth.time.subarray(0, partial.time.length)),
+    );
+    // The same command again resumes where it stopped.
+    const again = await runCli([...args, "--json"], { cwd: dir });
+    assert.equal(again.code, 0, again.stderr);
+    const summary = JSON.parse(again.stdout).files[0];
+    assert.equal(summary.added, truth.time.length - partial.time.length);
+    assertSameCandles(await readAll(path), truth, "resumed file");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+Deno.test("cli Capital.com download with --verbose never shows the credentials anywhere", async () => {
+  const dir = await tempDir();
+  const secrets = {
+    apiKey: "CAPKEY-7f3Zq9-distinctive",
+    identifier: "trader.7f3zq9@example.invalid",
+    password: "PaSS-7f3Zq9-distinctive!",
+  };
+  await using emu = await startCapitalComEmulator({
+    ...secrets,
+    now: () => Date.UTC(2025, 0, 10, 12, 30),
+  });
+  try {
+    const env = {
+      PYNE_CAPITALCOM_API_KEY: secrets.apiKey,
+      PYNE_CAPITALCOM_IDENTIFIER: secrets.identifier,
+      PYNE_CAPITALCOM_PASSWORD: secrets.password,
+      PYNE_CAPITALCOM_BASE_URL: emu.url,
+    };
+    const runs = [
+      await runCli([
+        "download",
+        "capitalcom",
+        "EURUSD",
+        "-t",
+        "60",
+        "--from",
+        "2025-01-03",
+        "--extra-data",
+        "--verbose",
+        "--now",
+        "2025-01-10T12:30:00Z",
+      ], { cwd: dir, env }),
+      await runCli(["info", "capitalcom", "EURUSD", "--verbose"], {
+        cwd: dir,
+        env,
+      }),
+      await runCli(["symbols", "capitalcom", "--search", "eur", "--verbose"], {
+        cwd: dir,
+        env,
+      }),
+      // A refused login prints an error, still without the secrets.
+      await runCli(["info", "capitalcom", "EURUSD", "--verbose"], {
+        cwd: dir,
+        env: { ...env, PYNE_CAPITALCOM_PASSWORD: secrets.password + "x" },
+      }),
+    ];
+    assert.equal(runs[0]!.code, 0, runs[0]!.stderr);
+    assert.match(runs[0]!.stderr, /\[verbose\]/, "verbose output is there");
+    assert.equal(runs[1]!.code, 0, runs[1]!.stderr);
+    assert.equal(runs[2]!.code, 0, runs[2]!.stderr);
+    assert.equal(runs[3]!.code, 1, runs[3]!.stderr);
+    const n = await ohlcvRecordCount(
+      join(dir, "data", "capitalcom_EURUSD_60.ohlcv"),
+    );
+    assert.ok(n > 100, `candles written: ${n}`);
+    const texts: [string, string][] = runs.flatMap((r, i) => [
+      [`run ${i} stdout`, r.stdout],
+      [`run ${i} stderr`, r.stderr],
+    ]);
+    const walk = async (d: string) => {
+      for (const e of await readdir(d, { withFileTypes: true })) {
+        const p = join(d, e.name);
+        if (e.isDirectory()) await walk(p);
+        else texts.push([p, await readFile(p, "latin1")]);
+      }
+    };
+    await walk(dir);
+    assert.ok(texts.some(([p]) => p.endsWith(".extra.csv")), "extra data file");
+    for (const [where, text] of texts) {
+      for (const s of Object.values(secrets)) {
+        assert.ok(!text.includes(s), `${where} leaks a credential`);
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
