@@ -210,67 +210,113 @@ export function timeUnitOf(value: number): Exclude<TimeUnit, "iso"> {
 }
 
 /**
- * Turns input rows into a sorted batch, checking every value. Throws a
- * {@linkcode FormatError} `Cannot import <where>: row N: ...` for the first bad row.
+ * Collects input rows one at a time, parsing and checking each value as it
+ * arrives (so callers need not hold all rows), and produces the sorted batch.
+ * Every problem is a {@linkcode FormatError}
+ * `Cannot import <where>: row N: ...` naming the first bad row.
  */
-export function buildCandles(
-  rows: readonly InputRow[],
-  options: BuildOptions,
-): ImportedCandles {
-  const { where } = options;
-  const fail = (msg: string): never => {
+export class CandleAccumulator {
+  readonly #options: BuildOptions;
+  #unit: TimeUnit | undefined;
+  #n = 0;
+  #cap = 0;
+  #time = new Float64Array(0);
+  #open = new Float64Array(0);
+  #high = new Float64Array(0);
+  #low = new Float64Array(0);
+  #close = new Float64Array(0);
+  #volume = new Float64Array(0);
+  #rowNo = new Float64Array(0);
+  #sorted = true;
+
+  /** Creates an accumulator; `options.where` names the input in messages. */
+  constructor(options: BuildOptions) {
+    this.#options = options;
+    this.#unit = options.timeUnit;
+    if (this.#unit !== undefined && !(this.#unit in TIME_UNIT_FACTOR)) {
+      throw new RangeError(
+        `timeUnit must be "s", "ms", "us" or "ns", got "${this.#unit}"`,
+      );
+    }
+  }
+
+  /** Number of rows added so far. */
+  get count(): number {
+    return this.#n;
+  }
+
+  /** Throws the import error for `msg`. */
+  fail(msg: string): never {
     throw new FormatError(
-      `Cannot import ${where}: ${msg}`,
-      options.path === undefined ? {} : { path: options.path },
-    );
-  };
-  const n = rows.length;
-  const b = allocBatch(n);
-  let unit: TimeUnit | undefined = options.timeUnit;
-  if (unit !== undefined && !(unit in TIME_UNIT_FACTOR)) {
-    throw new RangeError(
-      `timeUnit must be "s", "ms", "us" or "ns", got "${unit}"`,
+      `Cannot import ${this.#options.where}: ${msg}`,
+      this.#options.path === undefined ? {} : { path: this.#options.path },
     );
   }
 
-  const num = (r: InputRow, name: string, v: unknown): number => {
+  #grow(): void {
+    const cap = Math.max(1024, this.#cap * 2);
+    const g = (a: Float64Array) => {
+      const b = new Float64Array(cap);
+      b.set(a.subarray(0, this.#n));
+      return b;
+    };
+    this.#time = g(this.#time);
+    this.#open = g(this.#open);
+    this.#high = g(this.#high);
+    this.#low = g(this.#low);
+    this.#close = g(this.#close);
+    this.#volume = g(this.#volume);
+    this.#rowNo = g(this.#rowNo);
+    this.#cap = cap;
+  }
+
+  #num(row: number, name: string, v: unknown): number {
+    if (typeof v === "string") {
+      // Fast path: a plain decimal number.
+      const c0 = v.charCodeAt(0);
+      if ((c0 >= 0x30 && c0 <= 0x39) || c0 === 0x2d || c0 === 0x2e) {
+        const x = Number(v);
+        const c1 = v.charCodeAt(1) | 0x20; // not 0x.., 0b.., 0o..
+        if (Number.isFinite(x) && c1 !== 0x78 && c1 !== 0x62 && c1 !== 0x6f) {
+          return x;
+        }
+      }
+      let t = v.trim();
+      if (MISSING_RE.test(t)) return NaN;
+      if (this.#options.decimalComma && /^[+-]?\d+,\d+$/.test(t)) {
+        t = t.replace(",", ".");
+      }
+      if (INF_RE.test(t)) {
+        this.fail(`row ${row}: ${name} ${show(v)} is not a finite number`);
+      }
+      if (!NUMBER_RE.test(t)) {
+        this.fail(`row ${row}: ${name} ${show(v)} is not a number`);
+      }
+      const y = Number(t);
+      if (!Number.isFinite(y)) {
+        this.fail(`row ${row}: ${name} ${show(v)} is not a finite number`);
+      }
+      return y;
+    }
     if (typeof v === "number") {
       if (!Number.isFinite(v) && !Number.isNaN(v)) {
-        fail(`row ${r.row}: ${name} ${v} is not a finite number`);
+        this.fail(`row ${row}: ${name} ${v} is not a finite number`);
       }
       return v;
     }
     if (v === null || v === undefined) return NaN;
-    if (typeof v !== "string") {
-      return fail(`row ${r.row}: ${name} ${show(v)} is not a number`);
-    }
-    let t = v.trim();
-    if (MISSING_RE.test(t)) return NaN;
-    if (options.decimalComma && /^[+-]?\d+,\d+$/.test(t)) {
-      t = t.replace(",", ".");
-    }
-    if (INF_RE.test(t)) {
-      fail(`row ${r.row}: ${name} ${show(v)} is not a finite number`);
-    }
-    if (!NUMBER_RE.test(t)) {
-      fail(`row ${r.row}: ${name} ${show(v)} is not a number`);
-    }
-    const x = Number(t);
-    if (!Number.isFinite(x)) {
-      fail(`row ${r.row}: ${name} ${show(v)} is not a finite number`);
-    }
-    return x;
-  };
+    return this.fail(`row ${row}: ${name} ${show(v)} is not a number`);
+  }
 
-  const timeOf = (r: InputRow): number => {
+  #timeOf(r: InputRow): number {
     let v = r.time;
     if (r.timeOfDay !== undefined) {
       if (typeof v !== "string" || !looksLikeDate(v)) {
-        return fail(`row ${r.row}: date ${show(v)} is not a date`);
+        return this.fail(`row ${r.row}: date ${show(v)} is not a date`);
       }
       const tod = typeof r.timeOfDay === "string" ? r.timeOfDay.trim() : "";
       if (!looksLikeTimeOfDay(tod)) {
-        return fail(
+        return this.fail(
           `row ${r.row}: time ${
             show(r.timeOfDay)
           } is not a time of day (HH:MM or HH:MM:SS)`,
@@ -283,17 +329,17 @@ export function buildCandles(
     else if (typeof v === "string" && NUMBER_RE.test(v.trim())) {
       x = Number(v.trim());
     } else if (typeof v === "string" && v.trim() !== "") {
-      if (unit !== undefined && unit !== "iso") {
-        return fail(
+      if (this.#unit !== undefined && this.#unit !== "iso") {
+        return this.fail(
           `row ${r.row}: time ${
             show(v)
           } is not a number like the rows before it`,
         );
       }
-      unit = "iso";
+      this.#unit = "iso";
       const ms = parseDateTime(v);
       if (Number.isNaN(ms)) {
-        return fail(
+        return this.fail(
           `row ${r.row}: time ${
             show(v)
           } is not a timestamp (seconds, ms or µs since 1970) or an ISO date`,
@@ -301,99 +347,128 @@ export function buildCandles(
       }
       return ms;
     } else {
-      return fail(`row ${r.row}: time is missing`);
+      return this.fail(`row ${r.row}: time is missing`);
     }
     if (!Number.isFinite(x)) {
-      return fail(`row ${r.row}: time ${show(v)} is not a finite number`);
+      return this.fail(`row ${r.row}: time ${show(v)} is not a finite number`);
     }
-    if (unit === "iso") {
-      return fail(
+    if (this.#unit === "iso") {
+      return this.fail(
         `row ${r.row}: time ${show(v)} is a number but earlier rows have dates`,
       );
     }
-    unit ??= timeUnitOf(x);
-    const ms = Math.round(x * TIME_UNIT_FACTOR[unit]);
+    this.#unit ??= timeUnitOf(x);
+    const ms = Math.round(x * TIME_UNIT_FACTOR[this.#unit]);
     if (!Number.isSafeInteger(ms)) {
-      return fail(`row ${r.row}: time ${show(v)} is out of range`);
+      return this.fail(`row ${r.row}: time ${show(v)} is out of range`);
     }
     return ms;
-  };
+  }
 
-  for (let i = 0; i < n; i++) {
-    const r = rows[i]!;
-    const time = timeOf(r);
-    const open = num(r, "open", r.open);
-    const high = num(r, "high", r.high);
-    const low = num(r, "low", r.low);
-    const close = num(r, "close", r.close);
-    const volume = num(r, "volume", r.volume);
-    if (!Number.isNaN(open) && !Number.isNaN(close)) {
-      if (!Number.isNaN(high) && high < Math.max(open, close)) {
-        fail(
-          `row ${r.row}: high ${high} is below max(open, close) ${
+  /** Parses, checks and stores one row. */
+  add(r: InputRow): void {
+    const row = r.row;
+    const time = this.#timeOf(r);
+    const open = this.#num(row, "open", r.open);
+    const high = this.#num(row, "high", r.high);
+    const low = this.#num(row, "low", r.low);
+    const close = this.#num(row, "close", r.close);
+    const volume = this.#num(row, "volume", r.volume);
+    if (open === open && close === close) { // neither is NaN
+      if (high === high && high < (open > close ? open : close)) {
+        this.fail(
+          `row ${row}: high ${high} is below max(open, close) ${
             Math.max(open, close)
           }`,
         );
       }
-      if (!Number.isNaN(low) && low > Math.min(open, close)) {
-        fail(
-          `row ${r.row}: low ${low} is above min(open, close) ${
+      if (low === low && low > (open < close ? open : close)) {
+        this.fail(
+          `row ${row}: low ${low} is above min(open, close) ${
             Math.min(open, close)
           }`,
         );
       }
     }
-    b.time[i] = time;
-    b.open[i] = open;
-    b.high[i] = high;
-    b.low[i] = low;
-    b.close[i] = close;
-    b.volume[i] = volume;
+    const i = this.#n;
+    if (i === this.#cap) this.#grow();
+    if (i > 0 && !(time > this.#time[i - 1]!)) this.#sorted = false;
+    this.#time[i] = time;
+    this.#open[i] = open;
+    this.#high[i] = high;
+    this.#low[i] = low;
+    this.#close[i] = close;
+    this.#volume[i] = volume;
+    this.#rowNo[i] = row;
+    this.#n = i + 1;
   }
 
-  // Order: keep ascending input as is; sort anything else (stable) and refuse
-  // duplicate timestamps, naming both rows.
-  let sorted = true;
-  for (let i = 1; i < n; i++) {
-    if (!(b.time[i]! > b.time[i - 1]!)) {
-      sorted = false;
-      break;
-    }
-  }
-  let batch = b;
-  let order: number[] | undefined;
-  if (!sorted) {
-    order = Array.from({ length: n }, (_, i) => i);
-    order.sort((x, y) => b.time[x]! - b.time[y]!);
-    for (let j = 1; j < n; j++) {
-      const a = order[j - 1]!;
-      const c = order[j]!;
-      if (b.time[a] === b.time[c]) {
-        const [r1, r2] = [rows[a]!.row, rows[c]!.row].sort((p, q) => p - q);
-        fail(
-          `rows ${r1} and ${r2} have the same time ${
-            new Date(b.time[a]!).toISOString()
-          }`,
-        );
+  /**
+   * The candles in time order with the inferred period. Ascending input is
+   * kept as is; anything else is sorted (stable), and duplicate timestamps
+   * are refused naming both rows.
+   */
+  finish(): ImportedCandles {
+    const n = this.#n;
+    const cut = (a: Float64Array) => a.slice(0, n);
+    let batch: CandleBatch = {
+      time: cut(this.#time),
+      open: cut(this.#open),
+      high: cut(this.#high),
+      low: cut(this.#low),
+      close: cut(this.#close),
+      volume: cut(this.#volume),
+    };
+    if (!this.#sorted) {
+      const t = batch.time;
+      const order = Array.from({ length: n }, (_, i) => i);
+      order.sort((x, y) => t[x]! - t[y]! || x - y);
+      for (let j = 1; j < n; j++) {
+        const a = order[j - 1]!;
+        const c = order[j]!;
+        if (t[a] === t[c]) {
+          const [r1, r2] = [this.#rowNo[a]!, this.#rowNo[c]!].sort((p, q) =>
+            p - q
+          );
+          this.fail(
+            `rows ${r1} and ${r2} have the same time ${
+              new Date(t[a]!).toISOString()
+            }`,
+          );
+        }
+      }
+      const src = batch;
+      batch = allocBatch(n);
+      for (let j = 0; j < n; j++) {
+        const i = order[j]!;
+        batch.time[j] = src.time[i]!;
+        batch.open[j] = src.open[i]!;
+        batch.high[j] = src.high[i]!;
+        batch.low[j] = src.low[i]!;
+        batch.close[j] = src.close[i]!;
+        batch.volume[j] = src.volume[i]!;
       }
     }
-    batch = allocBatch(n);
-    for (let j = 0; j < n; j++) {
-      const i = order[j]!;
-      batch.time[j] = b.time[i]!;
-      batch.open[j] = b.open[i]!;
-      batch.high[j] = b.high[i]!;
-      batch.low[j] = b.low[i]!;
-      batch.close[j] = b.close[i]!;
-      batch.volume[j] = b.volume[i]!;
-    }
+    return {
+      batch,
+      period: inferPeriod(batch.time),
+      timeUnit: this.#unit ?? "ms",
+      count: n,
+    };
   }
-  return {
-    batch,
-    period: inferPeriod(batch.time),
-    timeUnit: unit ?? "ms",
-    count: n,
-  };
+}
+
+/**
+ * Turns input rows into a sorted batch, checking every value (see
+ * {@linkcode CandleAccumulator}).
+ */
+export function buildCandles(
+  rows: Iterable<InputRow>,
+  options: BuildOptions,
+): ImportedCandles {
+  const acc = new CandleAccumulator(options);
+  for (const r of rows) acc.add(r);
+  return acc.finish();
 }
 
 const DAY = 86_400_000;

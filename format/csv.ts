@@ -25,7 +25,7 @@
  * @module
  */
 
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { parse as parseCsv } from "csv-parse/sync";
 import { stringify as stringifyCsv } from "csv-stringify/sync";
 import { batchLength, type CandleBatch } from "./candle_batch.ts";
@@ -33,7 +33,7 @@ import { FormatError } from "./format_error.ts";
 import { pyFloatRepr, pyIntRepr } from "./_py_float.ts";
 import { withAtomicFile } from "./_atomic_file.ts";
 import {
-  buildCandles,
+  CandleAccumulator,
   type ImportedCandles,
   type InputRow,
   looksLikeDate,
@@ -266,6 +266,200 @@ function isHeaderRow(cells: readonly string[]): boolean {
   });
 }
 
+type Columns = ReturnType<typeof mapColumns>;
+
+/**
+ * Index just after the last line end of `text` that is outside double quotes
+ * (RFC 4180: `""` inside quotes toggles twice), 0 when there is none.
+ */
+function lastCompleteLineEnd(text: string): number {
+  let q = text.indexOf('"');
+  if (q === -1) return text.lastIndexOf("\n") + 1;
+  let inside = false;
+  let last = 0;
+  let i = 0;
+  for (;;) {
+    const nl = text.indexOf("\n", i);
+    if (nl === -1) return last;
+    // Toggle for every quote before this newline.
+    while (q !== -1 && q < nl) {
+      inside = !inside;
+      q = text.indexOf('"', q + 1);
+    }
+    if (!inside) last = nl + 1;
+    i = nl + 1;
+  }
+}
+
+/**
+ * Incremental CSV candle parser: takes the text in pieces (cut at line ends
+ * internally), parses each with csv-parse and hands every record straight to
+ * a {@linkcode CandleAccumulator}, so only the numeric columns stay in memory.
+ */
+class CsvCandleParser {
+  readonly #options: CsvImportOptions;
+  readonly #where: string;
+  #acc: CandleAccumulator | undefined;
+  #delimiter: string | undefined;
+  #started = false;
+  #header: string[] | undefined;
+  #cols: Columns = {};
+  #need = 0;
+  #lineOffset = 0;
+  #carry = "";
+  #row: InputRow = { row: 0, time: "", open: "", high: "", low: "", close: "" };
+
+  constructor(options: CsvImportOptions) {
+    this.#options = options;
+    this.#where = options.path ?? "CSV input";
+  }
+
+  #fail(msg: string, cause?: unknown): never {
+    const o: { path?: string; cause?: unknown } = {};
+    if (this.#options.path !== undefined) o.path = this.#options.path;
+    if (cause !== undefined) o.cause = cause;
+    throw new FormatError(`Cannot import ${this.#where}: ${msg}`, o);
+  }
+
+  /** Feeds text; with `final` false only complete lines are parsed now. */
+  feed(piece: string, final: boolean): void {
+    let text = this.#carry + piece;
+    this.#carry = "";
+    if (this.#delimiter === undefined) {
+      if (!final && text.length < 65536 && !text.includes("\n")) {
+        this.#carry = text;
+        return;
+      }
+      this.#delimiter = this.#options.delimiter ?? detectDelimiter(text);
+      this.#acc = new CandleAccumulator({
+        where: this.#where,
+        path: this.#options.path,
+        decimalComma: this.#delimiter !== ",",
+        timeUnit: this.#options.timeUnit,
+      });
+    }
+    if (!final) {
+      const cut = lastCompleteLineEnd(text);
+      this.#carry = text.slice(cut);
+      text = text.slice(0, cut);
+      if (text === "") return;
+    }
+    const offset = this.#lineOffset;
+    try {
+      (parseCsv as (t: string, o: unknown) => unknown)(text, {
+        delimiter: this.#delimiter,
+        bom: true,
+        trim: true,
+        skip_empty_lines: true,
+        relax_column_count: true,
+        relax_quotes: true,
+        on_record: (record: string[], ctx: { lines: number }) => {
+          this.#record(record, ctx.lines + offset);
+          return null;
+        },
+      });
+    } catch (e) {
+      if (e instanceof FormatError) throw e;
+      this.#fail(`not valid CSV: ${(e as Error).message}`, e);
+    }
+    let lines = 0;
+    for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) {
+      lines++;
+    }
+    this.#lineOffset += lines;
+  }
+
+  #start(first: string[], line: number): boolean {
+    this.#started = true;
+    const hasHeader = this.#options.header ?? isHeaderRow(first);
+    let cols: Columns;
+    if (hasHeader) {
+      this.#header = first;
+      cols = mapColumns(first);
+      for (const role of ["time", "open", "high", "low", "close"] as const) {
+        if (
+          cols[role] === undefined &&
+          !(role === "time" && cols.date !== undefined)
+        ) {
+          this.#fail(
+            `no "${role}" column in the header (columns: ${
+              first.join(", ")
+            }); expected timestamp/time/date, open, high, low, close and optionally volume`,
+          );
+        }
+      }
+    } else {
+      const n = first.length;
+      if (n < 5) {
+        this.#fail(
+          `row ${line}: ${n} column${
+            n === 1 ? "" : "s"
+          }; expected time, open, high, low, close and optionally volume${
+            n === 1 ? ` (is the delimiter "${this.#delimiter}" right?)` : ""
+          }`,
+        );
+      }
+      if (
+        n >= 7 && looksLikeDate(first[0]!) && looksLikeTimeOfDay(first[1]!)
+      ) {
+        cols = {
+          date: 0,
+          timeOfDay: 1,
+          open: 2,
+          high: 3,
+          low: 4,
+          close: 5,
+          volume: 6,
+        };
+      } else {
+        cols = { time: 0, open: 1, high: 2, low: 3, close: 4 };
+        if (n >= 6) cols.volume = 5;
+      }
+    }
+    this.#cols = cols;
+    this.#need = Math.max(
+      ...Object.values(cols).filter((v): v is number => v !== undefined),
+    ) + 1;
+    return hasHeader;
+  }
+
+  #record(record: string[], line: number): void {
+    if (!this.#started && this.#start(record, line)) return;
+    const cols = this.#cols;
+    const need = this.#need;
+    if (
+      record.length < need &&
+      !(cols.volume === need - 1 && record.length === need - 1)
+    ) {
+      this.#fail(
+        `row ${line}: ${record.length} column${
+          record.length === 1 ? "" : "s"
+        }, expected ${need}`,
+      );
+    }
+    const r = this.#row;
+    r.row = line;
+    r.time = record[cols.time ?? cols.date!];
+    r.open = record[cols.open!];
+    r.high = record[cols.high!];
+    r.low = record[cols.low!];
+    r.close = record[cols.close!];
+    if (cols.time === undefined) r.timeOfDay = record[cols.timeOfDay!];
+    r.volume = cols.volume === undefined ? undefined : record[cols.volume];
+    this.#acc!.add(r);
+  }
+
+  finish(): CsvImportResult {
+    if (this.#carry !== "") this.feed("", true);
+    if (!this.#started) this.#fail("the file is empty");
+    return {
+      ...this.#acc!.finish(),
+      delimiter: this.#delimiter!,
+      header: this.#header,
+    };
+  }
+}
+
 /**
  * Parses CSV text into candles. Throws a {@linkcode FormatError}
  * (`Cannot import data.csv: row 17: high "abc" is not a number`) for the first
@@ -275,121 +469,38 @@ export function parseCsvCandles(
   text: string,
   options: CsvImportOptions = {},
 ): CsvImportResult {
-  const where = options.path ?? "CSV input";
-  const fail = (msg: string, cause?: unknown): never => {
-    const o: { path?: string; cause?: unknown } = {};
-    if (options.path !== undefined) o.path = options.path;
-    if (cause !== undefined) o.cause = cause;
-    throw new FormatError(`Cannot import ${where}: ${msg}`, o);
-  };
-  const delimiter = options.delimiter ?? detectDelimiter(text);
-  let records: Array<{ record: string[]; info: { lines: number } }>;
-  try {
-    records = (parseCsv as (t: string, o: unknown) => unknown)(text, {
-      delimiter,
-      info: true,
-      bom: true,
-      trim: true,
-      skip_empty_lines: true,
-      relax_column_count: true,
-      relax_quotes: true,
-    }) as typeof records;
-  } catch (e) {
-    return fail(`not valid CSV: ${(e as Error).message}`, e);
-  }
-  if (records.length === 0) return fail("the file is empty");
-  const first = records[0]!.record;
-  const hasHeader = options.header ?? isHeaderRow(first);
-  let header: string[] | undefined;
-  let cols: ReturnType<typeof mapColumns>;
-  let body = records;
-  if (hasHeader) {
-    header = first;
-    body = records.slice(1);
-    cols = mapColumns(first);
-    for (const role of ["time", "open", "high", "low", "close"] as const) {
-      if (
-        cols[role] === undefined &&
-        !(role === "time" && cols.date !== undefined)
-      ) {
-        fail(
-          `no "${role}" column in the header (columns: ${
-            first.join(", ")
-          }); expected timestamp/time/date, open, high, low, close and optionally volume`,
-        );
-      }
-    }
-  } else {
-    const n = first.length;
-    if (n < 5) {
-      fail(
-        `row ${records[0]!.info.lines}: ${n} column${
-          n === 1 ? "" : "s"
-        }; expected time, open, high, low, close and optionally volume${
-          n === 1 ? ` (is the delimiter "${delimiter}" right?)` : ""
-        }`,
-      );
-    }
-    if (n >= 7 && looksLikeDate(first[0]!) && looksLikeTimeOfDay(first[1]!)) {
-      cols = {
-        date: 0,
-        timeOfDay: 1,
-        open: 2,
-        high: 3,
-        low: 4,
-        close: 5,
-        volume: 6,
-      };
-    } else {
-      cols = { time: 0, open: 1, high: 2, low: 3, close: 4 };
-      if (n >= 6) cols.volume = 5;
-    }
-  }
-  const need = Math.max(
-    ...Object.values(cols).filter((v): v is number => v !== undefined),
-  ) + 1;
-  const rows: InputRow[] = new Array(body.length);
-  for (let i = 0; i < body.length; i++) {
-    const { record, info } = body[i]!;
-    if (
-      record.length < need &&
-      !(cols.volume === need - 1 && record.length === need - 1)
-    ) {
-      fail(
-        `row ${info.lines}: ${record.length} column${
-          record.length === 1 ? "" : "s"
-        }, expected ${need}`,
-      );
-    }
-    const r: InputRow = {
-      row: info.lines,
-      time: record[cols.time ?? cols.date!],
-      open: record[cols.open!],
-      high: record[cols.high!],
-      low: record[cols.low!],
-      close: record[cols.close!],
-    };
-    if (cols.time === undefined) r.timeOfDay = record[cols.timeOfDay!];
-    if (cols.volume !== undefined) r.volume = record[cols.volume];
-    rows[i] = r;
-  }
-  const built = buildCandles(rows, {
-    where,
-    path: options.path,
-    decimalComma: delimiter !== ",",
-    timeUnit: options.timeUnit,
-  });
-  return { ...built, delimiter, header };
+  const parser = new CsvCandleParser(options);
+  parser.feed(text, true);
+  return parser.finish();
 }
 
+const READ_CHUNK = 8 * 1024 * 1024;
+
 /**
- * Reads and parses a CSV file of candles (see {@linkcode parseCsvCandles});
- * errors name the file.
+ * Reads and parses a CSV file of candles (see {@linkcode parseCsvCandles})
+ * in pieces, so files larger than the longest possible string work and
+ * memory holds only the numeric columns; errors name the file.
  */
 export async function readCsvFile(
   path: string,
   options: Omit<CsvImportOptions, "path"> = {},
 ): Promise<CsvImportResult> {
-  const text = await readFile(path, "utf8");
-  return parseCsvCandles(text, { ...options, path });
+  const parser = new CsvCandleParser({ ...options, path });
+  const fh = await open(path, "r");
+  try {
+    const decoder = new TextDecoder("utf-8");
+    const buf = new Uint8Array(READ_CHUNK);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      parser.feed(
+        decoder.decode(buf.subarray(0, bytesRead), { stream: true }),
+        false,
+      );
+    }
+    parser.feed(decoder.decode(), true);
+  } finally {
+    await fh.close();
+  }
+  return parser.finish();
 }

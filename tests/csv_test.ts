@@ -530,3 +530,43 @@ Deno.test("readCsvFile and readJsonFile name the file in errors", async () => {
     );
   });
 });
+
+Deno.test("readCsvFile reads big files in pieces with the right row numbers, also across a quoted newline", async () => {
+  await withTempDir(async (dir) => {
+    const CHUNK = 8 * 1024 * 1024; // readCsvFile's read size
+    const lines = ["timestamp,open,high,low,close,volume,note"];
+    let size = lines[0]!.length + 1;
+    let t = T0;
+    const row = (note: string) => `${t},100.25,101.5,99.75,100.5,12.5,${note}`;
+    // Fill up to just before the first chunk boundary, then a row whose quoted
+    // note holds a newline that straddles it.
+    while (size < CHUNK - 200) {
+      const l = row("x");
+      lines.push(l);
+      size += l.length + 1;
+      t += 60_000;
+    }
+    const pad = "y".repeat(CHUNK - size - 60);
+    const q = row(`"${pad}\n${"z".repeat(100)}"`);
+    lines.push(q);
+    t += 60_000;
+    for (let i = 0; i < 1000; i++, t += 60_000) lines.push(row("x"));
+    const text = lines.join("\n") + "\n";
+    const p = join(dir, "big.csv");
+    await writeFile(p, text);
+    const r = await readCsvFile(p);
+    assert.equal(r.count, lines.length - 1);
+    assert.equal(r.period, "1");
+    assert.equal(r.batch.time[r.count - 1], t - 60_000);
+    // Row numbers stay line numbers after the pieces (the quoted row spans 2 lines).
+    await writeFile(p, text + `${t},1,abc,1,1,1,x\n`);
+    await assert.rejects(
+      readCsvFile(p),
+      (e: unknown) =>
+        e instanceof FormatError &&
+        e.message.endsWith(
+          `row ${lines.length + 2}: high "abc" is not a number`,
+        ),
+    );
+  });
+});
