@@ -133,6 +133,8 @@ const TYPES: Readonly<Record<string, SymbolType>> = {
 /** Largest `max` of `/prices`. */
 const MAX_PAGE = 1000;
 const MINUTE = 60_000;
+/** How far short of now windows end after the venue refused one as in the future. */
+const SKEW_HORIZON = 10 * MINUTE;
 
 /** Maps Capital.com's instrument type to PyneCore's symbol type. */
 export function capitalComSymbolType(type: string | undefined): SymbolType {
@@ -487,12 +489,15 @@ export class CapitalComProvider implements Provider {
     let cursor = Math.ceil(Math.max(request.from, after + 1) / MINUTE) * MINUTE;
     let span = pageSize; // periods a window may cover (adapted on daterange errors)
     let last = -Infinity;
+    let horizon = MINUTE; // how far short of now windows end
     for (;;) {
       signal?.throwIfAborted();
       const now = this.#now();
+      // `to` is inclusive and must not lie in the venue's future: stop a minute
+      // short of now (only forming bars start later).
       const lastMinute = Math.min(
         Math.ceil(end / MINUTE) * MINUTE - MINUTE,
-        Math.floor(now / MINUTE) * MINUTE,
+        Math.floor(now / MINUTE) * MINUTE - horizon,
       );
       if (cursor > lastMinute) break;
       const windowEnd = Math.min(cursor + (span - 1) * period, lastMinute);
@@ -509,6 +514,24 @@ export class CapitalComProvider implements Provider {
         if (e.code === "error.prices.not-found") {
           // No bars in this window (weekend, holiday): step over it.
           cursor = windowEnd + MINUTE;
+          continue;
+        }
+        if (
+          e.code === "error.invalid.daterange" &&
+          windowEnd >= now - SKEW_HORIZON
+        ) {
+          // A window ending near now was refused as lying in the future: this
+          // computer's clock is ahead of the venue's. Retry once ending
+          // further back; the skipped minutes come with the next top-up.
+          if (horizon >= SKEW_HORIZON) break;
+          horizon = SKEW_HORIZON;
+          this.#log(
+            `Capital.com refused a window ending at ${
+              capitalComTime(windowEnd)
+            } as in the future (is this computer's clock ahead?); ending windows ${
+              SKEW_HORIZON / MINUTE
+            } minutes before now`,
+          );
           continue;
         }
         if (e.code === "error.invalid.max.daterange" && span > 1) {

@@ -721,6 +721,11 @@ export async function startCapitalComEmulator(
     if (to !== undefined && !Number.isFinite(to)) {
       throw new Reply(400, "error.invalid.to");
     }
+    const t = now();
+    // The real API refuses a `to` in the future.
+    if (to !== undefined && to > t) {
+      throw new Reply(400, "error.invalid.daterange");
+    }
     if (from !== undefined && to !== undefined) {
       if (to < from) throw new Reply(400, "error.invalid.daterange");
       // Both edges count: at most `max` bar slots fit in the window.
@@ -728,7 +733,6 @@ export async function startCapitalComEmulator(
         throw new Reply(400, "error.invalid.max.daterange");
       }
     }
-    const t = now();
     let times: number[];
     if (from !== undefined) {
       const hi = to ?? Math.min(t, from + max * tf.ms * 4 + 14 * DAY_MS);

@@ -266,6 +266,14 @@ Deno.test("CapitalComEmulator prices: inclusive from/to, max, the date-range rul
     Date.UTC(2025, 0, 14, 13),
   );
   assert.deepEqual(Array.from(bars.open), both.map((p) => p.openPrice.bid));
+  const future = await c.get(
+    `${base}&max=5&from=2025-01-15T08:00:00&to=2025-01-15T10:31:00`,
+  );
+  assert.deepEqual(
+    [future.status, future.body.errorCode],
+    [400, "error.invalid.daterange"],
+    "a to in the future is refused",
+  );
   assert.equal(
     (await c.get(`${base}&max=1001`)).body.errorCode,
     "error.invalid.max",

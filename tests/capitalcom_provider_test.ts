@@ -178,6 +178,27 @@ Deno.test("CapitalComProvider candles drop the forming bar", async () => {
   assert.equal(last.status, 200, "the emulator did serve the forming bar");
 });
 
+Deno.test("CapitalComProvider copes with a clock ahead of the venue's", async () => {
+  await using s = await setup({ provider: { now: () => NOW + 180_000 } });
+  const from = NOW - 5 * H;
+  const { all } = await collect(s.provider.candles({
+    symbol: "EURUSD",
+    timeframe: parseTimeframe("60"),
+    from,
+    to: NOW + D,
+  }));
+  assertSameBars(
+    all,
+    s.emu.bars("EURUSD", "60", from, NOW + D),
+    "skewed clock",
+  );
+  assert.ok(
+    s.emu.requests.some((r) => r.errorCode === "error.invalid.daterange"),
+    "the emulator refused the window ending in its future",
+  );
+  assert.ok(s.logs.some((l) => l.includes("clock ahead")));
+});
+
 Deno.test("CapitalComProvider candles carry ask prices and the spread as extra data aligned with the bars", async () => {
   await using s = await setup();
   const from = Date.UTC(2025, 0, 10, 18), to = Date.UTC(2025, 0, 13, 3);
