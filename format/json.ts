@@ -33,14 +33,8 @@ import {
   mapColumns,
   type NumericTimeUnit,
 } from "./_candle_import.ts";
-import {
-  type BatchSource,
-  type CsvExportOptions,
-  type ExportTimeFormat,
-  writeEncodedFile,
-} from "./csv.ts";
-
-export type { ImportedCandles } from "./_candle_import.ts";
+import type { CsvExportOptions, ExportTimeFormat } from "./csv.ts";
+import { type BatchSource, writeEncodedFile } from "./_encoded_file.ts";
 
 /** Options of the JSON exporters (same as CSV: `timeFormat`). */
 export type JsonExportOptions = CsvExportOptions;
