@@ -103,7 +103,7 @@ async function partA(
       PAGE.toLocaleString("en")
     }, durable=${DURABLE}, ${ROUNDS} rounds`,
   );
-  t0 = performance.now();
+  const t0 = performance.now();
   const batches = await collect(N, PAGE);
   const total = batches.reduce((s, b) => s + b.time.length, 0);
   console.log(
