@@ -35,6 +35,12 @@ export interface SymbolInfoFile {
   info: SymbolInfo;
   /** The `[download] provider` string, when the file has one. */
   provider?: string;
+  /**
+   * Further top-level TOML tables, as parsed (PyneCore's
+   * `[[session_schedules]]`, `[session_corrections]`, ...). Pass them back to
+   * {@linkcode stringifySymbolInfo} to keep them when rewriting the file.
+   */
+  extra?: Record<string, unknown>;
 }
 
 /** Options of {@linkcode stringifySymbolInfo} and {@linkcode writeSymbolInfo}. */
@@ -44,7 +50,21 @@ export interface StringifySymbolInfoOptions {
    * (`"ccxt:BYBIT:BTC/USDT:USDT@1D"`). No section when omitted.
    */
   provider?: string | undefined;
+  /**
+   * Further top-level tables to write after the standard sections (for
+   * example the `extra` that {@linkcode parseSymbolInfoToml} returned).
+   */
+  extra?: Record<string, unknown> | undefined;
 }
+
+/** Top-level keys the standard layout writes itself. */
+const STANDARD_TABLES = new Set([
+  "symbol",
+  "opening_hours",
+  "session_starts",
+  "session_ends",
+  "download",
+]);
 
 /** Required keys of `[symbol]`, as PyneCore's loader needs them. */
 const REQUIRED_STRING_KEYS = [
@@ -373,6 +393,11 @@ export function parseSymbolInfoToml(
     }
   }
 
+  const extra: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(doc)) {
+    if (!STANDARD_TABLES.has(key)) extra[key] = v;
+  }
+
   const info: SymbolInfo = {
     prefix,
     description,
@@ -396,7 +421,10 @@ export function parseSymbolInfoToml(
   if (takerFee !== undefined) info.takerFee = takerFee;
   if (makerFee !== undefined) info.makerFee = makerFee;
   if (Object.keys(other).length > 0) info.other = other;
-  return provider === undefined ? { info } : { info, provider };
+  const result: SymbolInfoFile = { info };
+  if (provider !== undefined) result.provider = provider;
+  if (Object.keys(extra).length > 0) result.extra = extra;
+  return result;
 }
 
 function checkMintick(
@@ -406,7 +434,8 @@ function checkMintick(
   fail: (msg: string) => void,
 ): void {
   const expected = minmove / pricescale;
-  if (Math.abs(mintick - expected) > expected * 1e-9) {
+  // PyneCore writes mintick with eight decimals: allow that rounding.
+  if (Math.abs(mintick - expected) > 5e-9 + expected * 1e-9) {
     fail(
       `symbol.mintick ${mintick} does not equal minmove / pricescale = ${minmove} / ${pricescale} = ${expected}`,
     );
@@ -656,7 +685,30 @@ export function stringifySymbolInfo(
   if (options.provider !== undefined) {
     lines.push("[download]", `provider = ${tomlString(options.provider)}`, "");
   }
-  return lines.join("\n") + "\n" + SCHEDULES_COMMENT;
+  let tail = "";
+  if (options.extra !== undefined) {
+    if (!isTable(options.extra)) {
+      throw new TypeError(`extra must be an object of TOML tables`);
+    }
+    for (const key of Object.keys(options.extra)) {
+      if (STANDARD_TABLES.has(key)) {
+        throw new TypeError(
+          `extra must not contain "${key}": that section is written from the symbol info`,
+        );
+      }
+    }
+    if (Object.keys(options.extra).length > 0) {
+      try {
+        tail = "\n" + stringifyToml(options.extra);
+      } catch (e) {
+        throw new TypeError(
+          `extra cannot be written as TOML: ${(e as Error).message}`,
+          { cause: e },
+        );
+      }
+    }
+  }
+  return lines.join("\n") + "\n" + SCHEDULES_COMMENT + tail;
 }
 
 /**

@@ -204,6 +204,58 @@ Deno.test("parseSymbolInfoToml defaults minmove, timezone and volumetype like Py
   assert.equal(info.basecurrency, undefined);
 });
 
+Deno.test("parseSymbolInfoToml accepts a mintick rounded to PyneCore's eight decimals", () => {
+  const { info } = parseSymbolInfoToml(
+    pyneToml("mintick = 0.33333333\npricescale = 3\npointvalue = 1.0"),
+  );
+  assert.equal(info.pricescale, 3);
+  assert.equal(info.mintick, 0.33333333);
+});
+
+Deno.test("parseSymbolInfoToml keeps [[session_schedules]] so a rewrite preserves them", async () => {
+  const base = await readFile(new URL("syminfo_forex.toml", FIXTURES), "utf8");
+  const text = base + `
+[[session_schedules]]
+effective_from = 2025-06-01
+[[session_schedules.opening_hours]]
+day = 0
+start = "10:00:00"
+end = "18:00:00"
+[[session_schedules.session_starts]]
+day = 0
+time = "10:00:00"
+
+[session_corrections]
+"2025-12-24" = "10:00:00-13:00:00"
+`;
+  const parsed = parseSymbolInfoToml(text);
+  assert.deepEqual(Object.keys(parsed.extra ?? {}).sort(), [
+    "session_corrections",
+    "session_schedules",
+  ]);
+  const out = stringifySymbolInfo(parsed.info, {
+    provider: "capitalcom:EURUSD@60",
+    extra: parsed.extra,
+  });
+  const again = parseSymbolInfoToml(out);
+  assert.deepEqual(again.info, parsed.info);
+  assert.equal(again.provider, "capitalcom:EURUSD@60");
+  assert.equal(
+    JSON.stringify(again.extra),
+    JSON.stringify(parsed.extra),
+  );
+  assert.match(
+    out,
+    /\n\[\[session_schedules\]\]\neffective_from = 2025-06-01\n/,
+  );
+  assert.throws(
+    () => stringifySymbolInfo(parsed.info, { extra: { symbol: {} } }),
+    /extra must not contain "symbol"/,
+  );
+  // PyneCore's fixtures have no extra tables.
+  assert.equal(parseSymbolInfoToml(base).extra, undefined);
+});
+
 Deno.test("parseSymbolInfoToml errors are FormatErrors naming the file and the key", () => {
   const cases: Array<[string, RegExp]> = [
     ["[symbol\nx=1", /^Cannot read s\.toml: invalid TOML/],
