@@ -56,6 +56,7 @@ import {
 } from "./validate_stream.ts";
 import { ProgressTracker } from "./_progress_tracker.ts";
 import { RangeStream } from "./_range_stream.ts";
+import { readExtraRows } from "./_extra_rows.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -544,10 +545,17 @@ export async function download(
       await segment(fromMs, Math.min(old!.first, toMs), undefined);
       const reader = await OhlcvReader.open(path);
       try {
+        // The old records keep their `.extra.csv` fields.
+        const extras = await readExtraRows(path, reader.count);
         for await (const batch of reader.batches()) {
           signal?.throwIfAborted();
-          await writer.append(batch);
-          copied += batch.time.length;
+          const n = batch.time.length;
+          await writer.append(
+            extras && extras.slice(copied, copied + n).some((e) => e)
+              ? { ...batch, extra: extras.slice(copied, copied + n) }
+              : batch,
+          );
+          copied += n;
         }
       } finally {
         await reader.close();

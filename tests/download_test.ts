@@ -612,3 +612,36 @@ Deno.test("download fills an empty file created by another writer", async () => 
     assert.equal(s.fileCount, 60);
   });
 });
+
+Deno.test("download prepend keeps the extra-data sidecar of the copied candles", async () => {
+  await withDir(async (dir) => {
+    const p = provider();
+    const base = { timeframe: "1", now, extraData: true };
+    await download(p, "BTCUSDT", {
+      ...base,
+      dataDir: `${dir}/a`,
+      from: "2024-01-10 06:00",
+      to: "2024-01-10 09:00",
+    });
+    const s = await download(p, "BTCUSDT", {
+      ...base,
+      dataDir: `${dir}/a`,
+      from: "2024-01-10 03:00",
+    });
+    assert.equal(s.mode, "prepend");
+    const direct = await download(p, "BTCUSDT", {
+      ...base,
+      dataDir: `${dir}/b`,
+      from: "2024-01-10 03:00",
+    });
+    const sidecar = (d: string) =>
+      Deno.readTextFile(`${d}/memory_BTCUSDT_1.extra.csv`);
+    const text = await sidecar(`${dir}/a`);
+    assert.equal(text.split("\r\n").length - 1, 1 + 9 * 60); // header + one row per candle
+    assert.equal(text, await sidecar(`${dir}/b`));
+    assert.deepEqual(
+      await Deno.readFile(s.path),
+      await Deno.readFile(direct.path),
+    );
+  });
+});
