@@ -132,7 +132,7 @@ export class CsvEncoderStream extends TransformStream<CandleBatch, string> {
       flush(controller) {
         if (!headerDone) {
           controller.enqueue(csvRows(
-            { ...EMPTY },
+            EMPTY,
             timeFormat,
             true,
           ));
