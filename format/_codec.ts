@@ -25,7 +25,13 @@ import {
   standardLayout,
   V1_RECORD_SIZE,
 } from "./_header.ts";
-import { EPS23, EPS52, pyRound } from "./_promotion.ts";
+import {
+  EPS23,
+  EPS52,
+  pyRound,
+  snapDeltaColumn,
+  snapOpenColumn,
+} from "./_promotion.ts";
 
 const TWO32 = 4294967296;
 const F32_NAN_BITS = 0x7fc00000;
@@ -94,9 +100,12 @@ function setF64(dv: DataView, p: number, x: number): void {
   }
 }
 
+let deltaScratch = new Float64Array(0);
+
 /**
  * Decodes `n` records of a standard layout starting at `offset` of `dv` into
- * `out` at `outStart`, snapping to the grid when `minmove > 0`.
+ * `out` at `outStart`, snapping to the grid when `minmove > 0`. Two phases:
+ * raw decoding (float32 deltas kept aside), then tight per-column snapping.
  */
 export function decodeStandard(
   dv: DataView,
@@ -116,51 +125,45 @@ export function decodeStandard(
   const pl = (mask & PROMOTE_LOW) !== 0;
   const pc = (mask & PROMOTE_CLOSE) !== 0;
   const grid = minmove > 0;
-  const s = pricescale / minmove;
+  if (grid && deltaScratch.length < 3 * n) {
+    deltaScratch = new Float64Array(3 * n);
+  }
+  const dh = deltaScratch.subarray(0, n);
+  const dl = deltaScratch.subarray(n, 2 * n);
+  const dc = deltaScratch.subarray(2 * n, 3 * n);
   const { time, open, high, low, close, volume } = out;
   let p = offset;
-  for (let j = outStart, end = outStart + n; j < end; j++, p += rs) {
+  for (let j = outStart, k = 0; k < n; j++, k++, p += rs) {
     time[j] = dv.getInt32(p + 4, true) * TWO32 + dv.getUint32(p, true);
     const o = dv.getFloat64(p + 8, true);
-    let h: number, l: number, c: number;
-    if (ph) h = dv.getFloat64(p + oh, true);
+    open[j] = o;
+    if (ph) high[j] = dv.getFloat64(p + oh, true);
     else {
       const d = dv.getFloat32(p + oh, true);
-      h = o + d;
-      if (grid && h === h) {
-        const g = pyRound(h * s) * minmove / pricescale;
-        if (Math.abs(g - h) <= Math.abs(d) * EPS23 + Math.abs(h) * EPS52) h = g;
-      }
+      high[j] = o + d;
+      if (grid) dh[k] = d;
     }
-    if (pl) l = dv.getFloat64(p + ol, true);
+    if (pl) low[j] = dv.getFloat64(p + ol, true);
     else {
       const d = dv.getFloat32(p + ol, true);
-      l = o + d;
-      if (grid && l === l) {
-        const g = pyRound(l * s) * minmove / pricescale;
-        if (Math.abs(g - l) <= Math.abs(d) * EPS23 + Math.abs(l) * EPS52) l = g;
-      }
+      low[j] = o + d;
+      if (grid) dl[k] = d;
     }
-    if (pc) c = dv.getFloat64(p + oc, true);
+    if (pc) close[j] = dv.getFloat64(p + oc, true);
     else {
       const d = dv.getFloat32(p + oc, true);
-      c = o + d;
-      if (grid && c === c) {
-        const g = pyRound(c * s) * minmove / pricescale;
-        if (Math.abs(g - c) <= Math.abs(d) * EPS23 + Math.abs(c) * EPS52) c = g;
-      }
+      close[j] = o + d;
+      if (grid) dc[k] = d;
     }
-    let os = o;
-    if (grid && o === o) {
-      const g = pyRound(o * s) * minmove / pricescale;
-      if (Math.abs(g - o) <= Math.abs(o) * EPS52) os = g;
-    }
-    open[j] = os;
-    high[j] = h;
-    low[j] = l;
-    close[j] = c;
     volume[j] = dv.getFloat64(p + ov, true);
   }
+  if (!grid) return;
+  const s = pricescale / minmove;
+  const end = outStart + n;
+  if (!ph) snapDeltaColumn(high, dh, outStart, end, s, minmove, pricescale);
+  if (!pl) snapDeltaColumn(low, dl, outStart, end, s, minmove, pricescale);
+  if (!pc) snapDeltaColumn(close, dc, outStart, end, s, minmove, pricescale);
+  snapOpenColumn(open, outStart, end, s, minmove, pricescale);
 }
 
 function readColumn(dv: DataView, p: number, dtype: number): number {

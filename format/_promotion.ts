@@ -17,6 +17,21 @@ for (let e = 0; e < 256; e++) {
 }
 ULP_BY_EXPONENT[255] = Infinity;
 
+const TWO51 = 2 ** 51;
+const ROUND_MAGIC = 1.5 * 2 ** 52;
+
+/**
+ * Bounds for deciding the writer's off-grid test without the division. With
+ * x = v * s, r = round(x), rho = |r - x| and u = 2^-53, the computed
+ * g = r * minmove / pricescale satisfies
+ * |g - v| <= |v| * (4.0001u + (rho / |x|)(1 + 4u)) and
+ * |g - v| >= |v| * ((rho / |x|)(1 - 4u) - 4.0001u). So rho <= |x| * 2^-50 gives
+ * |g - v| < |v| * 2^-48 (on the grid) and rho >= |x| * 2^-46 gives
+ * |g - v| > |v| * 2^-48 (off the grid); in between the exact formula decides.
+ */
+const EPS50 = 2 ** -50;
+const EPS46 = 2 ** -46;
+
 /** 2^-48, the writer's off-grid tolerance factor. */
 export const GRID_WRITE_TOLERANCE = 2 ** -48;
 /** 2^-52. */
@@ -65,8 +80,122 @@ export function failsDelta(
   if (value !== value) return false;
   if (open !== open) return true;
   if (float32Resolution(value - open) >= half) return true;
-  const g = pyRound(value * s) * minmove / pricescale;
-  return Math.abs(g - value) > Math.abs(value) * GRID_WRITE_TOLERANCE;
+  return offGrid(value, s, minmove, pricescale);
+}
+
+/**
+ * The float64 bound for the resolution test: `float32Resolution(d) >= half`
+ * exactly when `|d| >= resolutionLimit(half)`. Resolution grows with the
+ * magnitude of `fround(d)`; the bound is the rounding midpoint below the
+ * smallest float32 whose resolution reaches `half` (a tie there rounds up to
+ * that power of two, whose mantissa is even).
+ */
+export function resolutionLimit(half: number): number {
+  let e = 0;
+  while (e < 255 && !(ULP_BY_EXPONENT[e]! >= half)) e++;
+  if (e <= 1) return 0; // every float32 (subnormals included) fails
+  if (e >= 255) {
+    // Only ±FLT_MAX (and overflow) fail: above the midpoint FLT_MAX - 2^103,
+    // where a tie rounds down to the even FLT_MAX - 2^104.
+    return 2 ** 128 - 2 ** 104 - 2 ** 103 + 2 ** 75;
+  }
+  return 2 ** (e - 127) - 2 ** (e - 152);
+}
+
+/** The exact off-grid formula of the spec, in its order of operations. */
+function offGrid(
+  v: number,
+  s: number,
+  minmove: number,
+  pricescale: number,
+): boolean {
+  const g = pyRound(v * s) * minmove / pricescale;
+  return Math.abs(g - v) > Math.abs(v) * GRID_WRITE_TOLERANCE;
+}
+
+/**
+ * Index of the first candle in `[start, end)` whose delta column `values`
+ * fails the promotion test (the same decision as {@linkcode failsDelta}), or
+ * `end`. `limit` comes from {@linkcode resolutionLimit}.
+ */
+export function firstFailing(
+  values: Float64Array,
+  open: Float64Array,
+  start: number,
+  end: number,
+  limit: number,
+  s: number,
+  minmove: number,
+  pricescale: number,
+): number {
+  for (let i = start; i < end; i++) {
+    const v = values[i]!;
+    const d = v - open[i]!;
+    if (!(Math.abs(d) < limit)) {
+      if (v !== v) continue; // a NaN value never fails
+      return i; // NaN open, or resolution >= half a tick
+    }
+    const x = v * s;
+    const ax = Math.abs(x);
+    if (!(ax < TWO51)) {
+      if (offGrid(v, s, minmove, pricescale)) return i;
+      continue;
+    }
+    // Division-free decision when it is certain (see EPS50/EPS46), the exact
+    // formula otherwise. x + M - M rounds to an integer, ties to even.
+    const rho = Math.abs(x + ROUND_MAGIC - ROUND_MAGIC - x);
+    if (rho <= ax * EPS50) continue;
+    if (rho >= ax * EPS46 || offGrid(v, s, minmove, pricescale)) return i;
+  }
+  return end;
+}
+
+/**
+ * Snaps decoded delta-column values in place: `values[i] = open_raw + delta`
+ * with `deltas[i]` the stored float32 delta.
+ */
+export function snapDeltaColumn(
+  values: Float64Array,
+  deltas: Float64Array,
+  start: number,
+  end: number,
+  s: number,
+  minmove: number,
+  pricescale: number,
+): void {
+  // NaN values fall through every comparison and stay NaN.
+  for (let i = start; i < end; i++) {
+    const v = values[i]!;
+    const x = v * s;
+    // Python's round(): ties to even. Adding and subtracting 1.5 * 2^52
+    // rounds to an integer with ties to even, branch-free, for |x| < 2^51.
+    const r = Math.abs(x) < TWO51 ? x + ROUND_MAGIC - ROUND_MAGIC : pyRound(x);
+    const g = r * minmove / pricescale;
+    if (
+      Math.abs(g - v) <=
+        Math.abs(deltas[i - start]!) * EPS23 + Math.abs(v) * EPS52
+    ) values[i] = g;
+  }
+}
+
+/** Snaps open prices in place. */
+export function snapOpenColumn(
+  values: Float64Array,
+  start: number,
+  end: number,
+  s: number,
+  minmove: number,
+  pricescale: number,
+): void {
+  for (let i = start; i < end; i++) {
+    const v = values[i]!;
+    const x = v * s;
+    // Python's round(): ties to even. Adding and subtracting 1.5 * 2^52
+    // rounds to an integer with ties to even, branch-free, for |x| < 2^51.
+    const r = Math.abs(x) < TWO51 ? x + ROUND_MAGIC - ROUND_MAGIC : pyRound(x);
+    const g = r * minmove / pricescale;
+    if (Math.abs(g - v) <= Math.abs(v) * EPS52) values[i] = g;
+  }
 }
 
 /** Reader snapping of an open price (not NaN) to the grid. */

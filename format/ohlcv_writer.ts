@@ -40,7 +40,7 @@ import {
   unitMs,
 } from "./_header.ts";
 import { decodeStandard, encodeStandard } from "./_codec.ts";
-import { failsDelta } from "./_promotion.ts";
+import { firstFailing, resolutionLimit } from "./_promotion.ts";
 import { inspectOpenFile } from "./_inspect.ts";
 import { isNotFound, readFully, writeFully } from "./_file_io.ts";
 import { acquireLock, type FileLock } from "./_file_lock.ts";
@@ -91,6 +91,7 @@ export interface OhlcvWriterHooks {
 }
 
 const MAX_U32 = 0xffffffff;
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const REBUILD_CHUNK = 65536;
 
 interface Grid {
@@ -580,98 +581,150 @@ export class OhlcvWriter implements AsyncDisposable {
   /** Pass 1: checks every candle and plans promotions. Throws RangeError. */
   #validate(batch: CandleBatch, n: number, grid: boolean): Plan {
     const { time, open, high, low, close, volume } = batch;
-    let prev = this.#count > 0 ? this.#last : -Infinity;
-    let mask = this.#mask;
-    let dense = this.#dense;
-    let index = this.#count;
     const periodMs = this.#periodMs;
-    const mm = this.#minmove, ps = this.#pricescale;
-    const s = ps / mm;
-    const half = mm / ps / 2;
-    const events: number[] = [];
-    for (let i = 0; i < n; i++, index++) {
+    // Times, finiteness and OHLC relations, in one tight loop; the slow path
+    // only runs to build the error message.
+    let prev = this.#count > 0 ? this.#last : -Infinity;
+    for (let i = 0; i < n; i++) {
       const t = time[i]!;
-      if (!Number.isSafeInteger(t)) {
-        throw this.#candleError(
-          i,
-          t,
-          `time ${t} is not a whole number of milliseconds`,
-        );
+      if (!(t > prev) || Math.floor(t) !== t || t > MAX_SAFE) {
+        this.#timeError(i, t, prev);
       }
-      if (t <= prev) {
-        throw this.#candleError(
-          i,
-          t,
-          t === prev
-            ? `duplicate time: equals the previous candle's time`
-            : `out of order: before the previous candle's time ${
-              isoOrRaw(prev)
-            }`,
-        );
-      }
-      if (index === 1) dense = periodMs > 0 && t - prev === periodMs;
-      else if (index > 1 && dense) dense = t - prev === periodMs;
       prev = t;
       const o = open[i]!, h = high[i]!, l = low[i]!, c = close[i]!;
       const v = volume[i]!;
-      if (o - o + h - h + l - l + c - c + v - v !== 0) {
-        // Some value is NaN (allowed) or ±Infinity (not).
-        const names = ["open", "high", "low", "close", "volume"];
-        const vals = [o, h, l, c, v];
-        for (let k = 0; k < 5; k++) {
-          const x = vals[k]!;
-          if (x === Infinity || x === -Infinity) {
-            throw this.#candleError(
-              i,
-              t,
-              `${names[k]} is ${x}; only finite numbers or NaN can be stored`,
-            );
-          }
+      if (o - o + (h - h) + (l - l) + (c - c) + (v - v) !== 0) {
+        this.#infinityCheck(i, t, o, h, l, c, v);
+      }
+      if ((h < o || h < c || l > o || l > c) && o === o && c === c) {
+        this.#relationError(i, t, o, h, l, c);
+      }
+    }
+    // DENSE: one period between every adjacent pair; one hole clears it.
+    let dense = this.#dense;
+    let start = 0;
+    if (this.#count === 0) {
+      start = 1;
+      if (n >= 2) {
+        dense = periodMs > 0 && time[1]! - time[0]! === periodMs;
+        start = 2;
+      }
+    } else if (this.#count === 1) {
+      dense = periodMs > 0 && time[0]! - this.#last === periodMs;
+      start = 1;
+    }
+    if (dense) {
+      let p = start === 0 ? this.#last : time[start - 1]!;
+      for (let i = start; i < n; i++) {
+        const t = time[i]!;
+        if (t - p !== periodMs) {
+          dense = false;
+          break;
         }
+        p = t;
       }
-      if ((h < o || h < c) && o === o && c === c) {
-        throw this.#candleError(
-          i,
-          t,
-          `high ${h} is below max(open, close) ${Math.max(o, c)}`,
-        );
-      }
-      if ((l > o || l > c) && o === o && c === c) {
-        throw this.#candleError(
-          i,
-          t,
-          `low ${l} is above min(open, close) ${Math.min(o, c)}`,
-        );
-      }
-      if (mask === 7) continue;
-      if (grid) {
+    }
+    // Float32 deltas: promotion (grid) or errors (no grid), column by column.
+    let mask = this.#mask;
+    const events: number[] = [];
+    if (grid) {
+      const mm = this.#minmove, ps = this.#pricescale;
+      const s = ps / mm;
+      const limit = resolutionLimit(mm / ps / 2);
+      let fh = mask & 1 ? n : firstFailing(high, open, 0, n, limit, s, mm, ps);
+      let fl = mask & 2 ? n : firstFailing(low, open, 0, n, limit, s, mm, ps);
+      let fc = mask & 4 ? n : firstFailing(close, open, 0, n, limit, s, mm, ps);
+      for (;;) {
+        const k = Math.min(fh, fl, fc);
+        if (k >= n) break;
         let fails = 0;
-        if (!(mask & 1) && failsDelta(h, o, half, s, mm, ps)) fails |= 1;
-        if (!(mask & 2) && failsDelta(l, o, half, s, mm, ps)) fails |= 2;
-        if (!(mask & 4) && failsDelta(c, o, half, s, mm, ps)) fails |= 4;
-        if (fails !== 0) {
-          mask |= fails;
-          events.push(i, mask);
+        if (fh === k) (fails |= 1), (fh = n);
+        if (fl === k) (fails |= 2), (fl = n);
+        if (fc === k) (fails |= 4), (fc = n);
+        mask |= fails;
+        events.push(k, mask);
+      }
+    } else if (mask !== 7) {
+      const cols: [Float64Array, number, string][] = [
+        [high, 1, "high"],
+        [low, 2, "low"],
+        [close, 4, "close"],
+      ];
+      for (const [values, bit, name] of cols) {
+        if (mask & bit) continue;
+        const i = firstUnencodable(values, open, n);
+        if (i < n) {
+          this.#unencodableError(i, time[i]!, open[i]!, values[i]!, name);
         }
-      } else {
-        this.#checkNoGrid(i, t, o, h, 1, mask, "high");
-        this.#checkNoGrid(i, t, o, l, 2, mask, "low");
-        this.#checkNoGrid(i, t, o, c, 4, mask, "close");
       }
     }
     return { events, mask, dense };
   }
 
-  #checkNoGrid(
+  #timeError(i: number, t: number, prev: number): never {
+    if (!Number.isSafeInteger(t)) {
+      throw this.#candleError(
+        i,
+        t,
+        `time ${t} is not a whole number of milliseconds`,
+      );
+    }
+    throw this.#candleError(
+      i,
+      t,
+      t === prev
+        ? `duplicate time: equals the previous candle's time`
+        : `out of order: before the previous candle's time ${isoOrRaw(prev)}`,
+    );
+  }
+
+  #infinityCheck(
+    i: number,
+    t: number,
+    ...vals: [number, number, number, number, number]
+  ): void {
+    const names = ["open", "high", "low", "close", "volume"];
+    for (let k = 0; k < 5; k++) {
+      const x = vals[k]!;
+      if (x === Infinity || x === -Infinity) {
+        throw this.#candleError(
+          i,
+          t,
+          `${names[k]} is ${x}; only finite numbers or NaN can be stored`,
+        );
+      }
+    }
+  }
+
+  #relationError(
+    i: number,
+    t: number,
+    o: number,
+    h: number,
+    l: number,
+    c: number,
+  ): void {
+    if (h < o || h < c) {
+      throw this.#candleError(
+        i,
+        t,
+        `high ${h} is below max(open, close) ${Math.max(o, c)}`,
+      );
+    }
+    throw this.#candleError(
+      i,
+      t,
+      `low ${l} is above min(open, close) ${Math.min(o, c)}`,
+    );
+  }
+
+  #unencodableError(
     i: number,
     t: number,
     o: number,
     x: number,
-    bit: number,
-    mask: number,
     name: string,
-  ): void {
-    if (mask & bit || x !== x) return;
+  ): never {
     if (o !== o) {
       throw this.#candleError(
         i,
@@ -679,16 +732,13 @@ export class OhlcvWriter implements AsyncDisposable {
         `${name} ${x} cannot be stored as a float32 delta of a NaN open without a tick grid; set minmove/pricescale so the column can be promoted`,
       );
     }
-    const d = Math.fround(x - o);
-    if (d === Infinity || d === -Infinity) {
-      throw this.#candleError(
-        i,
-        t,
-        `${name} - open = ${
-          x - o
-        } overflows float32 and there is no tick grid to promote the column; set minmove/pricescale`,
-      );
-    }
+    throw this.#candleError(
+      i,
+      t,
+      `${name} - open = ${
+        x - o
+      } overflows float32 and there is no tick grid to promote the column; set minmove/pricescale`,
+    );
   }
 
   #candleError(i: number, t: number, problem: string): RangeError {
@@ -896,6 +946,22 @@ export class OhlcvWriter implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.abort();
   }
+}
+
+/** Index of the first value that cannot be a float32 delta of its open (no grid), or `n`. */
+function firstUnencodable(
+  values: Float64Array,
+  open: Float64Array,
+  n: number,
+): number {
+  for (let i = 0; i < n; i++) {
+    const x = values[i]!;
+    if (x !== x) continue;
+    const d = Math.fround(x - open[i]!);
+    // NaN (open NaN) or ±Infinity (float32 overflow).
+    if (!(d - d === 0)) return i;
+  }
+  return n;
 }
 
 function emptyFields(tf: Timeframe, grid: Grid | null): HeaderFields {

@@ -1,0 +1,166 @@
+/**
+ * Format benchmark (a script, not `deno bench`):
+ *
+ *   deno run -A bench/format_bench.ts [--candles 10000000] [--rounds 3]
+ *
+ * (a) OhlcvWriter appending N candles in batches of 65,536 with durable
+ *     commits, against the raw speed of writing + fsyncing the same number of
+ *     bytes in the same chunks, measured side by side (alternating) in one run;
+ * (b) OhlcvReader decoding the N-candle file (tick grid set, so with grid
+ *     snapping) into batches, and streaming it through `readable()` while
+ *     sampling resident memory.
+ */
+
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { allocBatch, type CandleBatch } from "../format/candle_batch.ts";
+import { OhlcvReader } from "../format/ohlcv_reader.ts";
+import { OhlcvWriter } from "../format/ohlcv_writer.ts";
+import { CandleGenerator } from "../testing/candle_generator.ts";
+
+function arg(name: string, fallback: number): number {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 ? Number(Deno.args[i + 1]) : fallback;
+}
+
+const N = arg("candles", 10_000_000);
+const ROUNDS = arg("rounds", 3);
+const BATCH = 65_536;
+const PERIOD_MS = 60_000;
+const START = Date.UTC(2000, 0, 1);
+
+// One template batch of realistic candles (0.01 tick); later batches reuse it
+// with shifted times, so generation is not part of the measurement.
+const gen = new CandleGenerator({ seed: "BENCH", basePrice: 42_000 });
+const template = gen.batch(START, START + BATCH * PERIOD_MS, PERIOD_MS);
+const origTimes = template.time.slice();
+
+function shift(batch: CandleBatch, k: number, n: number): CandleBatch {
+  const off = k * BATCH * PERIOD_MS;
+  for (let i = 0; i < n; i++) batch.time[i] = origTimes[i]! + off;
+  if (n === BATCH) return batch;
+  const b = allocBatch(n);
+  for (const c of ["time", "open", "high", "low", "close", "volume"] as const) {
+    b[c].set(batch[c].subarray(0, n));
+  }
+  return b;
+}
+
+async function writerRun(path: string): Promise<number> {
+  await Deno.remove(path).catch(() => {});
+  const t0 = performance.now();
+  const w = await OhlcvWriter.open(path, {
+    period: "1",
+    minmove: 1,
+    pricescale: 100,
+  });
+  for (let k = 0, done = 0; done < N; k++) {
+    const n = Math.min(BATCH, N - done);
+    await w.append(shift(template, k, n));
+    done += n;
+  }
+  await w.close();
+  return (performance.now() - t0) / 1000;
+}
+
+async function rawRun(path: string, recordSize: number): Promise<number> {
+  await Deno.remove(path).catch(() => {});
+  const chunk = new Uint8Array(BATCH * recordSize).fill(7);
+  const t0 = performance.now();
+  const fh = await open(path, "w");
+  let pos = 0;
+  for (let done = 0; done < N;) {
+    const n = Math.min(BATCH, N - done);
+    const len = n * recordSize;
+    let w = 0;
+    while (w < len) {
+      w += (await fh.write(chunk, w, len - w, pos + w)).bytesWritten;
+    }
+    await fh.datasync();
+    pos += len;
+    done += n;
+  }
+  await fh.close();
+  return (performance.now() - t0) / 1000;
+}
+
+async function readerRun(path: string): Promise<number> {
+  const t0 = performance.now();
+  await using r = await OhlcvReader.open(path);
+  let n = 0;
+  let check = 0;
+  for await (const b of r.batches()) {
+    n += b.time.length;
+    check += b.close[0]!;
+  }
+  const s = (performance.now() - t0) / 1000;
+  if (n !== N || !(check > 0)) throw new Error(`read ${n} candles`);
+  return s;
+}
+
+async function streamRss(path: string): Promise<number> {
+  await using r = await OhlcvReader.open(path);
+  let maxRss = Deno.memoryUsage().rss;
+  let n = 0;
+  for await (const b of r.readable()) {
+    n += b.time.length;
+    const rss = Deno.memoryUsage().rss;
+    if (rss > maxRss) maxRss = rss;
+  }
+  if (n !== N) throw new Error(`streamed ${n} candles`);
+  return maxRss;
+}
+
+const fmt = (x: number) => Math.round(x).toLocaleString("en-US");
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+const dir = await Deno.makeTempDir({ prefix: "pyne_format_bench_" });
+try {
+  const path = join(dir, "bench.ohlcv");
+  const rawPath = join(dir, "raw.bin");
+  console.log(
+    `${fmt(N)} candles, batches of ${
+      fmt(BATCH)
+    }, ${ROUNDS} rounds (writer and raw alternate)`,
+  );
+  const writerTimes: number[] = [], rawTimes: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const raw = await rawRun(rawPath, 36);
+    const wr = await writerRun(path);
+    rawTimes.push(raw);
+    writerTimes.push(wr);
+    console.log(
+      `  round ${round + 1}: raw write+fsync ${fmt(N / raw)} candles/s (${
+        (N * 36 / raw / 1e6).toFixed(0)
+      } MB/s), writer ${fmt(N / wr)} candles/s, ratio ${
+        (raw / wr * 100).toFixed(1)
+      }%`,
+    );
+  }
+  await Deno.remove(rawPath).catch(() => {});
+  const rawMed = median(rawTimes), wrMed = median(writerTimes);
+  console.log(
+    `writer: ${fmt(N / wrMed)} candles/s (median), raw ${
+      fmt(N / rawMed)
+    } candles/s, writer/raw = ${
+      (rawMed / wrMed * 100).toFixed(1)
+    }% (target >= 80%)`,
+  );
+  const readTimes: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    readTimes.push(await readerRun(path));
+  }
+  console.log(
+    `reader: ${fmt(N / median(readTimes))} candles/s (median; best ${
+      fmt(N / Math.min(...readTimes))
+    }) decoding with grid snapping (target >= 30,000,000)`,
+  );
+  const rss = await streamRss(path);
+  console.log(
+    `reader stream: peak RSS ${
+      (rss / 2 ** 20).toFixed(0)
+    } MB (target < 200 MB)`,
+  );
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
