@@ -508,7 +508,8 @@ export async function download(
       try {
         await ReadableStream.from(provider.candles(request))
           .pipeThrough(new OrderStream({ maxBuffered: options.maxBuffered }))
-          .pipeThrough(new RangeStream(start, to))
+          // From the file's last candle on, so DedupeStream sees a repeat of it.
+          .pipeThrough(new RangeStream(after ? after[0] : start, to))
           .pipeThrough(closed)
           .pipeThrough(dedupe)
           .pipeThrough(validate)

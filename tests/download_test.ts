@@ -645,3 +645,43 @@ Deno.test("download prepend keeps the extra-data sidecar of the copied candles",
     );
   });
 });
+
+Deno.test("download reports a repeat of the file's last candle with different values", async () => {
+  await withDir(async (dir) => {
+    const inner = provider();
+    const opts = { timeframe: "1", dataDir: dir, now } as const;
+    await download(inner, "BTCUSDT", {
+      ...opts,
+      from: "2024-01-10 10:00",
+      to: "2024-01-10 11:00",
+    });
+    const last = Date.UTC(2024, 0, 10, 10, 59);
+    // A venue that ignores the resume point and sends the last candle again, changed.
+    const sloppy: Provider = {
+      name: inner.name,
+      stats: inner.stats,
+      listSymbols: (o) => inner.listSymbols(o),
+      symbolInfo: (s, t) => inner.symbolInfo(s, t),
+      timeframes: (s) => inner.timeframes(s),
+      normalizeSymbol: (s) => inner.normalizeSymbol(s),
+      candles: async function* (req) {
+        for await (
+          const b of inner.candles({
+            ...req,
+            from: last,
+            resumeAfter: undefined,
+          })
+        ) {
+          if (b.time[0] === last) b.volume[0] = b.volume[0]! + 5;
+          yield b;
+        }
+      },
+      [Symbol.asyncDispose]: () => inner[Symbol.asyncDispose](),
+    };
+    const s = await download(sloppy, "BTCUSDT", opts);
+    assert.equal(s.mode, "append");
+    assert.equal(s.conflicts, 1);
+    assert.equal(s.conflictSamples[0]!.time, last);
+    assert.equal(s.first, last + 60_000);
+  });
+});
