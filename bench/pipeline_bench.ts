@@ -1,7 +1,7 @@
 /**
  * Pipeline benchmark (a script, not `deno bench`):
  *
- *   deno run -A bench/pipeline_bench.ts [--candles 10000000] [--rounds 3]
+ *   deno run -A bench/pipeline_bench.ts [--candles 10000000] [--rounds 5]
  *     [--page 10000] [--big 20000000] [--durable 1]
  *
  * (a) N candles from the in-memory provider (recycled values, exact times),
@@ -198,7 +198,7 @@ async function partB(
 
 async function main(): Promise<void> {
   const N = arg("candles", 10_000_000);
-  const ROUNDS = arg("rounds", 3);
+  const ROUNDS = arg("rounds", 5);
   const PAGE = arg("page", 10_000);
   const BIG = arg("big", 20_000_000);
   const DURABLE = arg("durable", 1) !== 0;

@@ -406,15 +406,15 @@ export async function download(
     );
   }
 
+  const stats0 = {
+    requests: provider.stats.requests,
+    retries: provider.stats.retries,
+  };
   // Symbol info first: a bad symbol fails before any file is touched.
   const info = await provider.symbolInfo(sym, tf);
   signal?.throwIfAborted();
   await mkdir(dirname(path), { recursive: true });
 
-  const stats0 = {
-    requests: provider.stats.requests,
-    retries: provider.stats.retries,
-  };
   const grid = mode === "prepend" && old && old.pricescale > 0
     ? { minmove: old.minmove, pricescale: old.pricescale }
     : mode === "append"
