@@ -89,6 +89,8 @@ export class CapitalComClient {
   #cst: string | undefined;
   #token: string | undefined;
   #login: Promise<void> | undefined;
+  /** Counts logins, so concurrent requests that all met an expired session renew it once. */
+  #generation = 0;
   #closed = false;
 
   /** Creates a client; nothing is sent until the first request. */
@@ -290,6 +292,7 @@ export class CapitalComClient {
     }
     this.#cst = cst;
     this.#token = token;
+    this.#generation++;
     this.#log(
       `Capital.com session opened${encrypted ? " (encrypted password)" : ""}`,
     );
@@ -336,14 +339,25 @@ export class CapitalComClient {
   ): Promise<unknown> {
     return withRetry(async () => {
       await this.#ensureLogin(signal, false);
-      let r = await this.#authed(method, path, query, signal);
-      if (r.errorCode !== undefined && SESSION_ERROR_CODES.has(r.errorCode)) {
-        this.#log(
-          `Capital.com session expired (${r.errorCode}); logging in again`,
-        );
-        this.#o.stats.retries++;
-        await this.#ensureLogin(signal, true);
+      let r: RawResponse;
+      for (let repeat = 0;; repeat++) {
+        const generation = this.#generation;
+        const sent = this.#token;
         r = await this.#authed(method, path, query, signal);
+        if (
+          r.errorCode === undefined || !SESSION_ERROR_CODES.has(r.errorCode) ||
+          repeat >= 2
+        ) break;
+        this.#o.stats.retries++;
+        if (this.#generation !== generation || this.#token !== sent) {
+          // Another request renewed or rotated the session meanwhile: use that.
+          await this.#ensureLogin(signal, false);
+        } else {
+          this.#log(
+            `Capital.com session expired (${r.errorCode}); logging in again`,
+          );
+          await this.#ensureLogin(signal, true);
+        }
       }
       if (r.status >= 200 && r.status < 300) return r.body;
       throw this.#failure(method, path, r);

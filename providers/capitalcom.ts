@@ -133,6 +133,8 @@ const TYPES: Readonly<Record<string, SymbolType>> = {
 /** Largest `max` of `/prices`. */
 const MAX_PAGE = 1000;
 const MINUTE = 60_000;
+/** Windows fetched at once by default (the rate limiter caps the request rate). */
+const DEFAULT_CONCURRENCY = 3;
 /** How far short of now windows end after the venue refused one as in the future. */
 const SKEW_HORIZON = 10 * MINUTE;
 
@@ -197,6 +199,60 @@ interface PriceBar {
   lowPrice?: PriceSide;
   closePrice?: PriceSide;
   lastTradedVolume?: unknown;
+}
+
+interface ParsedBar {
+  t: number;
+  p: PriceBar;
+}
+
+interface WindowResult {
+  bars: ParsedBar[];
+  /** A forming bar was met: nothing later is final. */
+  forming: boolean;
+  /** The page cursor stopped advancing. */
+  stalled: boolean;
+  error?: unknown;
+}
+
+interface WindowJob {
+  client: CapitalComClient;
+  path: string;
+  resolution: string;
+  period: number;
+  pageSize: number;
+  /** Bars a window may cover; halved when the venue refuses the range. */
+  span: number;
+  /** How far short of now windows end. */
+  horizon: number;
+  signal: AbortSignal | undefined;
+}
+
+function toBatch(bars: readonly ParsedBar[], withExtra: boolean): CandleBatch {
+  const n = bars.length;
+  const b = allocBatch(n);
+  const extra: CandleExtra[] | undefined = withExtra ? new Array(n) : undefined;
+  for (let i = 0; i < n; i++) {
+    const { t, p } = bars[i]!;
+    const bc = num(p.closePrice?.bid);
+    b.time[i] = t;
+    b.open[i] = num(p.openPrice?.bid);
+    b.high[i] = num(p.highPrice?.bid);
+    b.low[i] = num(p.lowPrice?.bid);
+    b.close[i] = bc;
+    b.volume[i] = num(p.lastTradedVolume);
+    if (extra) {
+      const ac = num(p.closePrice?.ask);
+      extra[i] = {
+        ask_open: num(p.openPrice?.ask),
+        ask_high: num(p.highPrice?.ask),
+        ask_low: num(p.lowPrice?.ask),
+        ask_close: ac,
+        spread: diff(ac, bc),
+      };
+    }
+  }
+  return extra ? { ...b, extra } : b;
 }
 
 /**
@@ -461,7 +517,9 @@ export class CapitalComProvider implements Provider {
   }
 
   /**
-   * Closed candles (bid side) of the request's range, one batch per page.
+   * Closed candles (bid side) of the request's range, in order, one batch per
+   * window of up to `pageSize` (default 1000) bars; `concurrency` windows
+   * (default 3) are fetched at once, all through the shared rate limiter.
    * With `extraData`, each candle carries `ask_open`, `ask_high`, `ask_low`,
    * `ask_close` and `spread` (ask close - bid close).
    */
@@ -478,81 +536,149 @@ export class CapitalComProvider implements Provider {
       1,
       Math.min(MAX_PAGE, Math.floor(request.pageSize ?? MAX_PAGE)),
     );
-    const signal = request.signal;
-    const period = tf.ms;
+    const concurrency = Math.max(
+      1,
+      Math.min(8, Math.floor(request.concurrency ?? DEFAULT_CONCURRENCY)),
+    );
     const client = await this.#client(epic, tf.period);
-    const path = `/api/v1/prices/${encodeURIComponent(epic)}`;
     const after = request.resumeAfter ?? -Infinity;
     const end = request.to; // exclusive
+    const job: WindowJob = {
+      client,
+      path: `/api/v1/prices/${encodeURIComponent(epic)}`,
+      resolution,
+      period: tf.ms,
+      pageSize,
+      span: pageSize,
+      horizon: MINUTE,
+      signal: undefined,
+    };
     // Bars open on whole minutes: windows are whole minutes and cover the
     // range without gaps (no assumption about where a resolution's bars sit).
     let cursor = Math.ceil(Math.max(request.from, after + 1) / MINUTE) * MINUTE;
-    let span = pageSize; // periods a window may cover (adapted on daterange errors)
-    let last = -Infinity;
-    let horizon = MINUTE; // how far short of now windows end
-    for (;;) {
-      signal?.throwIfAborted();
-      const now = this.#now();
-      // `to` is inclusive and must not lie in the venue's future: stop a minute
+    const next = (): [number, number] | undefined => {
+      // `to` is inclusive and must not lie in the venue's future: windows end
       // short of now (only forming bars start later).
       const lastMinute = Math.min(
         Math.ceil(end / MINUTE) * MINUTE - MINUTE,
-        Math.floor(now / MINUTE) * MINUTE - horizon,
+        Math.floor(this.#now() / MINUTE) * MINUTE - job.horizon,
       );
-      if (cursor > lastMinute) break;
-      const windowEnd = Math.min(cursor + (span - 1) * period, lastMinute);
+      if (cursor > lastMinute) return undefined;
+      const w: [number, number] = [
+        cursor,
+        Math.min(cursor + (job.span - 1) * job.period, lastMinute),
+      ];
+      cursor = w[1] + MINUTE;
+      return w;
+    };
+    const stop = new AbortController();
+    job.signal = request.signal
+      ? AbortSignal.any([request.signal, stop.signal])
+      : stop.signal;
+    const queue: Promise<WindowResult>[] = [];
+    let last = -Infinity;
+    try {
+      for (;;) {
+        request.signal?.throwIfAborted();
+        while (queue.length < concurrency) {
+          const w = next();
+          if (!w) break;
+          queue.push(
+            this.#window(job, w[0], w[1]).catch((error) => ({
+              bars: [],
+              forming: false,
+              stalled: false,
+              error,
+            })),
+          );
+        }
+        const r = await queue.shift();
+        if (!r) break;
+        if (r.error !== undefined) throw r.error;
+        const bars = r.bars.filter((p) =>
+          p.t >= request.from && p.t < end && p.t > after && p.t > last
+        );
+        if (bars.length > 0) {
+          last = bars[bars.length - 1]!.t;
+          yield toBatch(bars, request.extraData === true);
+        }
+        if (r.forming || r.stalled) break;
+      }
+    } finally {
+      stop.abort();
+      await Promise.allSettled(queue);
+    }
+  }
+
+  /**
+   * Fetches the bars of one window `[from, to]` (inclusive, whole minutes),
+   * splitting it when the venue refuses its length or cuts a page short.
+   */
+  async #window(
+    job: WindowJob,
+    from: number,
+    to: number,
+  ): Promise<WindowResult> {
+    const bars: ParsedBar[] = [];
+    const { period, path } = job;
+    let span = job.span;
+    let c = from;
+    while (c <= to) {
+      const e = Math.min(c + (span - 1) * period, to);
       let body: { prices?: unknown };
       try {
-        body = await client.request("GET", path, {
-          resolution,
-          max: pageSize,
-          from: capitalComTime(cursor),
-          to: capitalComTime(windowEnd),
-        }, signal) as { prices?: unknown };
-      } catch (e) {
-        if (!(e instanceof ProviderError)) throw e;
-        if (e.code === "error.prices.not-found") {
-          // No bars in this window (weekend, holiday): step over it.
-          cursor = windowEnd + MINUTE;
+        body = await job.client.request("GET", path, {
+          resolution: job.resolution,
+          max: job.pageSize,
+          from: capitalComTime(c),
+          to: capitalComTime(e),
+        }, job.signal) as { prices?: unknown };
+      } catch (err) {
+        if (!(err instanceof ProviderError)) throw err;
+        if (err.code === "error.prices.not-found") {
+          // No bars in this part (weekend, holiday, closed session): step over it.
+          c = e + MINUTE;
           continue;
         }
+        if (err.code === "error.invalid.max.daterange" && span > 1) {
+          span = Math.max(1, Math.floor(span / 2));
+          if (span < job.span) {
+            job.span = span;
+            this.#log(
+              `Capital.com refused the date range; narrowing windows to ${span} bars`,
+            );
+          }
+          continue;
+        }
+        const now = this.#now();
         if (
-          e.code === "error.invalid.daterange" &&
-          windowEnd >= now - SKEW_HORIZON
+          err.code === "error.invalid.daterange" && e >= now - SKEW_HORIZON
         ) {
           // A window ending near now was refused as lying in the future: this
-          // computer's clock is ahead of the venue's. Retry once ending
-          // further back; the skipped minutes come with the next top-up.
-          if (horizon >= SKEW_HORIZON) break;
-          horizon = SKEW_HORIZON;
-          this.#log(
-            `Capital.com refused a window ending at ${
-              capitalComTime(windowEnd)
-            } as in the future (is this computer's clock ahead?); ending windows ${
-              SKEW_HORIZON / MINUTE
-            } minutes before now`,
-          );
-          continue;
+          // computer's clock is ahead of the venue's. End windows further back;
+          // the skipped minutes come with the next top-up.
+          const limit = Math.floor(now / MINUTE) * MINUTE - SKEW_HORIZON;
+          if (job.horizon < SKEW_HORIZON) {
+            job.horizon = SKEW_HORIZON;
+            this.#log(
+              `Capital.com refused a window ending at ${
+                capitalComTime(e)
+              } as in the future (is this computer's clock ahead?); ending windows ${
+                SKEW_HORIZON / MINUTE
+              } minutes before now`,
+            );
+          }
+          if (limit < to) {
+            to = limit;
+            continue;
+          }
         }
-        if (e.code === "error.invalid.max.daterange" && span > 1) {
-          span = Math.max(1, Math.floor(span / 2));
-          this.#log(
-            `Capital.com refused the date range; narrowing windows to ${span} bars`,
-          );
-          continue;
-        }
-        throw e;
+        throw err;
       }
       const prices = Array.isArray(body?.prices)
         ? body.prices as PriceBar[]
         : [];
-      const n = prices.length;
-      const batch = allocBatch(n);
-      const extra: (CandleExtra | undefined)[] | undefined = request.extraData
-        ? []
-        : undefined;
-      let k = 0;
-      let forming = false;
+      const now = this.#now();
       let lastSeen = -Infinity;
       for (const p of prices) {
         const t = parseCapitalComTime(p?.snapshotTimeUTC);
@@ -566,57 +692,26 @@ export class CapitalComProvider implements Provider {
         }
         lastSeen = Math.max(lastSeen, t);
         if (t + period > now) {
-          forming = true; // still forming: dropped, and nothing after it is final
-          break;
+          // Still forming: dropped, and nothing after it is final.
+          return { bars, forming: true, stalled: false };
         }
-        if (t < request.from || t >= end || t <= after || t <= last) continue;
-        const bo = num(p.openPrice?.bid), bh = num(p.highPrice?.bid);
-        const bl = num(p.lowPrice?.bid), bc = num(p.closePrice?.bid);
-        batch.time[k] = t;
-        batch.open[k] = bo;
-        batch.high[k] = bh;
-        batch.low[k] = bl;
-        batch.close[k] = bc;
-        batch.volume[k] = num(p.lastTradedVolume);
-        if (extra) {
-          const ac = num(p.closePrice?.ask);
-          extra.push({
-            ask_open: num(p.openPrice?.ask),
-            ask_high: num(p.highPrice?.ask),
-            ask_low: num(p.lowPrice?.ask),
-            ask_close: ac,
-            spread: diff(ac, bc),
-          });
-        }
-        last = t;
-        k++;
+        bars.push({ t, p });
       }
-      if (k > 0) {
-        const out: CandleBatch = {
-          time: batch.time.subarray(0, k),
-          open: batch.open.subarray(0, k),
-          high: batch.high.subarray(0, k),
-          low: batch.low.subarray(0, k),
-          close: batch.close.subarray(0, k),
-          volume: batch.volume.subarray(0, k),
-        };
-        yield extra ? { ...out, extra } : out;
-      }
-      if (forming) break;
       // A full page may have been cut short by `max`: continue after its last bar.
-      const next = n >= pageSize && lastSeen < windowEnd
+      const nextFrom = prices.length >= job.pageSize && lastSeen < e
         ? Math.floor(lastSeen / MINUTE) * MINUTE + MINUTE
-        : windowEnd + MINUTE;
-      if (next <= cursor) {
+        : e + MINUTE;
+      if (nextFrom <= c) {
         this.#log(
           `Capital.com ${path}: the page cursor stopped at ${
-            capitalComTime(cursor)
+            capitalComTime(c)
           }; ending the download`,
         );
-        break;
+        return { bars, forming: false, stalled: true };
       }
-      cursor = next;
+      c = nextFrom;
     }
+    return { bars, forming: false, stalled: false };
   }
 
   /** Closes every open session (`DELETE /api/v1/session`). */

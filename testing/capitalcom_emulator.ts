@@ -238,6 +238,8 @@ export interface EmulatorFault {
   readonly errorCode?: string | undefined;
   /** Wait this long (ms) before answering (to provoke client timeouts). */
   readonly delayMs?: number | undefined;
+  /** JSON body to answer instead of `{errorCode}` (for malformed or odd answers). */
+  readonly body?: unknown;
   /** How many matching requests get the fault. @default {1} */
   readonly count?: number | undefined;
 }
@@ -528,6 +530,8 @@ class Reply extends Error {
 interface Session {
   cst: string;
   token: string;
+  previousCst?: string;
+  previousToken?: string;
   lastUsed: number;
   uses: number;
 }
@@ -559,6 +563,11 @@ export async function startCapitalComEmulator(
     faults.push({ fault: f, left: f.count ?? 1 });
   }
   const sessions = new Map<string, Session>(); // by CST
+  const previous = new Map<string, Session>(); // by the CST before the last rotation
+  const endSession = (s: Session): void => {
+    sessions.delete(s.cst);
+    if (s.previousCst !== undefined) previous.delete(s.previousCst);
+  };
   const requests: EmulatorRequest[] = [];
   const stamps: number[] = [];
   const loginStamps: number[] = [];
@@ -600,12 +609,15 @@ export async function startCapitalComEmulator(
     if (typeof token !== "string" || token === "") {
       throw new Reply(401, "error.security.client-token-missing");
     }
-    const s = sessions.get(cst);
-    if (!s || s.token !== token) {
-      throw new Reply(401, "error.invalid.session.token");
-    }
+    // The pair before the latest rotation stays valid until the next one
+    // (requests already under way when the tokens rotated).
+    const s = sessions.get(cst) ?? previous.get(cst);
+    const valid = s !== undefined &&
+      ((cst === s.cst && token === s.token) ||
+        (cst === s.previousCst && token === s.previousToken));
+    if (!valid) throw new Reply(401, "error.invalid.session.token");
     if (now() - s.lastUsed > sessionTimeout) {
-      sessions.delete(cst);
+      endSession(s);
       throw new Reply(401, "error.invalid.session.token");
     }
     s.lastUsed = now();
@@ -613,6 +625,10 @@ export async function startCapitalComEmulator(
     const headers: Record<string, string> = {};
     if (rotateEvery > 0 && s.uses % rotateEvery === 0) {
       sessions.delete(s.cst);
+      if (s.previousCst !== undefined) previous.delete(s.previousCst);
+      s.previousCst = s.cst;
+      s.previousToken = s.token;
+      previous.set(s.cst, s);
       s.cst = randomUUID().replaceAll("-", "");
       s.token = randomUUID().replaceAll("-", "");
       sessions.set(s.cst, s);
@@ -793,7 +809,9 @@ export async function startCapitalComEmulator(
         json(
           res,
           status,
-          f.fault.errorCode
+          f.fault.body !== undefined
+            ? f.fault.body
+            : f.fault.errorCode
             ? { errorCode: f.fault.errorCode }
             : { message: "fault" },
         );
@@ -885,7 +903,7 @@ export async function startCapitalComEmulator(
     const { session, headers } = authenticate(req);
     ctx.headers = headers; // rotated tokens go out with error answers too
     if (path === "/api/v1/session" && method === "DELETE") {
-      sessions.delete(session.cst);
+      endSession(session);
       json(res, 200, { status: "SUCCESS" });
       return { status: 200 };
     }
@@ -993,6 +1011,7 @@ export async function startCapitalComEmulator(
     },
     expireSessions(): void {
       sessions.clear();
+      previous.clear();
     },
     get sessionCount(): number {
       return sessions.size;

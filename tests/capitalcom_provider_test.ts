@@ -359,35 +359,41 @@ Deno.test("download() with CapitalComProvider writes exactly the emulator's bars
 });
 
 Deno.test("CapitalComProvider survives a session expiring in the middle of a download", async () => {
-  let clock = NOW;
-  await using s = await setup({ clock: () => clock });
-  const from = Date.UTC(2025, 0, 2), to = Date.UTC(2025, 0, 14);
-  const batches: CandleBatch[] = [];
-  for await (
-    const b of s.provider.candles({
-      symbol: "GOLD",
-      timeframe: parseTimeframe("15"),
-      from,
-      to,
-      pageSize: 150,
-    })
-  ) {
-    batches.push(b);
-    if (batches.length === 2 || batches.length === 5) clock += 11 * 60_000; // idle > 10 min
+  for (const concurrency of [1, 3]) {
+    let clock = NOW;
+    await using s = await setup({ clock: () => clock });
+    const from = Date.UTC(2025, 0, 2), to = Date.UTC(2025, 0, 14);
+    const batches: CandleBatch[] = [];
+    for await (
+      const b of s.provider.candles({
+        symbol: "GOLD",
+        timeframe: parseTimeframe("15"),
+        from,
+        to,
+        pageSize: 150,
+        concurrency,
+      })
+    ) {
+      batches.push(b);
+      if (batches.length === 2 || batches.length === 5) {
+        clock += 11 * 60_000; // idle > 10 min
+      }
+    }
+    const all = concatBatches(batches);
+    assertAscending(all);
+    assertSameBars(all, s.emu.bars("GOLD", "15", from, to), "GOLD 15");
+    const logins = s.emu.requests.filter((r) =>
+      r.method === "POST" && r.path === "/api/v1/session"
+    );
+    assert.equal(logins.length, 3, "one new login after each expiry");
+    const refused = s.emu.requests.filter((r) =>
+      r.errorCode === "error.invalid.session.token"
+    ).length;
+    if (concurrency === 1) {
+      assert.equal(refused, 2);
+    } else assert.ok(refused >= 2 && refused <= 2 * concurrency, `${refused}`);
+    assert.equal(s.provider.stats.retries, refused);
   }
-  const all = concatBatches(batches);
-  assertAscending(all);
-  assertSameBars(all, s.emu.bars("GOLD", "15", from, to), "GOLD 15");
-  const logins = s.emu.requests.filter((r) =>
-    r.method === "POST" && r.path === "/api/v1/session"
-  );
-  assert.equal(logins.length, 3, "logged in again after each expiry");
-  assert.equal(
-    s.emu.requests.filter((r) => r.errorCode === "error.invalid.session.token")
-      .length,
-    2,
-  );
-  assert.ok(s.provider.stats.retries >= 2);
 });
 
 Deno.test("CapitalComProvider follows rotated tokens", async () => {
@@ -451,6 +457,65 @@ Deno.test("CapitalComProvider narrows its windows when the venue refuses the dat
   }));
   assertSameBars(all, s.emu.bars("EURUSD", "60", from, to), "narrowed");
   assert.ok(s.logs.some((l) => l.includes("narrowing windows to 250 bars")));
+});
+
+Deno.test("CapitalComProvider ends the download when the page cursor stops advancing", async () => {
+  await using s = await setup();
+  const from = Date.UTC(2025, 0, 13), to = Date.UTC(2025, 0, 14);
+  const old = (h: number) => ({
+    snapshotTimeUTC: `2025-01-10T0${h}:00:00`,
+    openPrice: { bid: 1, ask: 1.1 },
+    highPrice: { bid: 1, ask: 1.1 },
+    lowPrice: { bid: 1, ask: 1.1 },
+    closePrice: { bid: 1, ask: 1.1 },
+    lastTradedVolume: 1,
+  });
+  // A full page of bars from before the window: the cursor cannot move on.
+  s.emu.fault({
+    path: "/api/v1/prices",
+    status: 200,
+    body: { prices: [old(1), old(2)] },
+  });
+  const { all } = await collect(s.provider.candles({
+    symbol: "EURUSD",
+    timeframe: parseTimeframe("60"),
+    from,
+    to,
+    pageSize: 2,
+    concurrency: 1,
+  }));
+  assert.equal(all.time.length, 0, "the stale bars are not emitted");
+  assert.ok(s.logs.some((l) => l.includes("page cursor stopped")));
+  assert.equal(
+    s.emu.requests.filter((r) => r.path.startsWith("/api/v1/prices")).length,
+    1,
+  );
+});
+
+Deno.test("CapitalComProvider stops fetching when the request is aborted", async () => {
+  await using s = await setup();
+  const ac = new AbortController();
+  const got: CandleBatch[] = [];
+  await assert.rejects(async () => {
+    for await (
+      const b of s.provider.candles({
+        symbol: "EURUSD",
+        timeframe: parseTimeframe("1"),
+        from: Date.UTC(2024, 11, 2),
+        to: Date.UTC(2025, 0, 14),
+        signal: ac.signal,
+      })
+    ) {
+      got.push(b);
+      if (got.length === 2) ac.abort(new Error("enough"));
+    }
+  }, /enough/);
+  // Requests under way at the abort may still reach the log; then it is quiet.
+  await new Promise((r) => setTimeout(r, 50));
+  const sent = s.emu.requests.length;
+  assert.ok(sent < 10, `${sent} requests`);
+  await new Promise((r) => setTimeout(r, 100));
+  assert.equal(s.emu.requests.length, sent, "nothing is sent after the abort");
 });
 
 Deno.test("CapitalComProvider surfaces other API errors with their errorCode", async () => {
