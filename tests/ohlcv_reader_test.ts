@@ -1,0 +1,388 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  batchFromRows,
+  type CandleBatch,
+  type CandleRow,
+} from "../format/candle_batch.ts";
+import { FormatError } from "../format/format_error.ts";
+import { OhlcvReader, ohlcvRecordCount } from "../format/ohlcv_reader.ts";
+import { OhlcvWriter } from "../format/ohlcv_writer.ts";
+
+const T0 = Date.UTC(2024, 0, 1);
+const MIN = 60_000;
+const FIXTURES = new URL("./fixtures/pynecore/", import.meta.url).pathname;
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir();
+  try {
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** An irregular series: gaps of 1, 2, 3, 5 minutes. */
+function irregular(n: number): CandleRow[] {
+  const out: CandleRow[] = [];
+  let t = T0;
+  const gaps = [1, 2, 3, 5];
+  for (let i = 0; i < n; i++) {
+    const o = 100 + i / 100;
+    out.push([t, o, o + 0.5, o - 0.5, o + 0.25, i]);
+    t += gaps[i % 4]! * MIN;
+  }
+  return out;
+}
+
+async function writeRows(
+  path: string,
+  data: CandleRow[],
+  options = { period: "1", minmove: 1, pricescale: 100 },
+): Promise<void> {
+  const w = await OhlcvWriter.open(path, options);
+  await w.append(batchFromRows(data));
+  await w.close();
+}
+
+function times(b: CandleBatch): number[] {
+  return Array.from(b.time);
+}
+
+Deno.test("OhlcvReader range queries are inclusive binary searches over an irregular series", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "irr.ohlcv");
+    const data = irregular(101);
+    await writeRows(path, data);
+    await using r = await OhlcvReader.open(path);
+    const all = data.map((d) => d[0]);
+    const expect = (from: number, to: number) =>
+      all.filter((t) => t >= from && t <= to);
+    const probes = [
+      T0 - MIN,
+      T0,
+      T0 + 30_000,
+      all[10]!,
+      all[10]! + 1,
+      all[50]! - 1,
+      all[100]!,
+      all[100]! + MIN,
+    ];
+    for (const from of probes) {
+      for (const to of probes) {
+        assert.deepEqual(
+          times(await r.range(from, to)),
+          expect(from, to),
+          `range(${from}, ${to})`,
+        );
+      }
+    }
+    assert.equal(await r.indexOf(all[10]!), 10);
+    assert.equal(await r.indexOf(all[10]!, "right"), 11);
+    assert.equal(await r.indexOf(all[10]! + 1), 11);
+    assert.equal(await r.indexOf(T0 - 1), 0);
+    assert.equal(await r.indexOf(all[100]! + 1), 101);
+    const mid = await r.range(all[20]!, all[22]!);
+    assert.equal(mid.open[0], data[20]![1]);
+    assert.equal(mid.volume[2], 22);
+  });
+});
+
+Deno.test("OhlcvReader.batches honours from/to and batchSize and never yields empty batches", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "b.ohlcv");
+    const data = irregular(50);
+    await writeRows(path, data);
+    await using r = await OhlcvReader.open(path);
+    const sizes: number[] = [];
+    const got: number[] = [];
+    for await (
+      const b of r.batches({
+        from: data[5]![0],
+        to: data[44]![0],
+        batchSize: 8,
+      })
+    ) {
+      sizes.push(b.time.length);
+      got.push(...times(b));
+    }
+    assert.deepEqual(sizes, [8, 8, 8, 8, 8]);
+    assert.deepEqual(got, data.slice(5, 45).map((d) => d[0]));
+    let count = 0;
+    for await (const _ of r.batches({ from: data[49]![0] + 1 })) count++;
+    assert.equal(count, 0);
+    await assert.rejects(r.batches({ batchSize: 0 }).next(), RangeError);
+  });
+});
+
+Deno.test("OhlcvReader.readable streams batches of the requested size and can be cancelled", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "s.ohlcv");
+    const data = irregular(23);
+    await writeRows(path, data);
+    await using r = await OhlcvReader.open(path);
+    const batches = await Array.fromAsync(r.readable({ batchSize: 10 }));
+    assert.deepEqual(batches.map((b) => b.time.length), [10, 10, 3]);
+    assert.deepEqual(batches.flatMap(times), data.map((d) => d[0]));
+    const reader = r.readable({ batchSize: 5 }).getReader();
+    assert.equal((await reader.read()).value?.time.length, 5);
+    await reader.cancel();
+  });
+});
+
+Deno.test("OhlcvReader.read checks its bounds and a closed reader refuses to read", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "r.ohlcv");
+    await writeRows(path, irregular(5));
+    const r = await OhlcvReader.open(path);
+    assert.equal((await r.read(1, 3)).time.length, 2);
+    assert.equal((await r.read(5, 5)).time.length, 0);
+    await assert.rejects(r.read(0, 6), RangeError);
+    await assert.rejects(r.read(3, 2), RangeError);
+    await assert.rejects(r.read(-1, 2), RangeError);
+    await r.close();
+    await assert.rejects(r.read(), /closed/);
+  });
+});
+
+Deno.test("OhlcvReader reads only the committed extent", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "tail.ohlcv");
+    const data = irregular(10);
+    await writeRows(path, data);
+    const bytes = await Deno.readFile(path);
+    // Append two more valid-looking records without committing them.
+    const extra = bytes.subarray(208, 208 + 72);
+    const f = await Deno.open(path, { append: true });
+    await f.write(extra);
+    f.close();
+    await using r = await OhlcvReader.open(path);
+    assert.equal(r.count, 10);
+    assert.equal(r.info.last, data[9]![0]);
+    assert.equal((await r.read()).time.length, 10);
+    assert.equal(await r.indexOf(data[9]![0] + 1), 10);
+  });
+});
+
+Deno.test("OhlcvReader snaps decoded values to the tick grid and keeps float32 noise without one", async () => {
+  await withDir(async (dir) => {
+    const row: CandleRow = [T0, 42000.01, 42013.37, 41999.99, 42007.03, 1.5];
+    const g = join(dir, "grid.ohlcv");
+    await writeRows(g, [row]);
+    const n = join(dir, "nogrid.ohlcv");
+    await writeRows(n, [row], { period: "1" } as never);
+    await using rg = await OhlcvReader.open(g);
+    const bg = await rg.read();
+    assert.deepEqual([bg.open[0], bg.high[0], bg.low[0], bg.close[0]], [
+      42000.01,
+      42013.37,
+      41999.99,
+      42007.03,
+    ]);
+    await using rn = await OhlcvReader.open(n);
+    const bn = await rn.read();
+    assert.equal(bn.open[0], 42000.01);
+    assert.equal(bn.high[0], 42000.01 + Math.fround(42013.37 - 42000.01));
+    assert.notEqual(bn.high[0], 42013.37);
+  });
+});
+
+Deno.test("OhlcvReader info reports the header", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "i.ohlcv");
+    const data = irregular(3);
+    await writeRows(path, data);
+    await using r = await OhlcvReader.open(path);
+    assert.deepEqual(r.info, {
+      format: "v2",
+      period: "1",
+      count: 3,
+      first: data[0]![0],
+      last: data[2]![0],
+      dense: false,
+      minmove: 1,
+      pricescale: 100,
+      recordSize: 36,
+      headerSize: 208,
+      versionMinor: 1,
+    });
+  });
+});
+
+// ---- validation of hand-made headers ----
+
+async function mutated(
+  dir: string,
+  mutate: (dv: DataView, bytes: Uint8Array) => void,
+): Promise<string> {
+  const src = await Deno.readFile(join(FIXTURES, "btc_1D_gap.ohlcv"));
+  const bytes = src.slice();
+  mutate(new DataView(bytes.buffer), bytes);
+  const path = join(dir, `m${Math.random().toString(36).slice(2)}.ohlcv`);
+  await Deno.writeFile(path, bytes);
+  return path;
+}
+
+const D = (i: number) => 64 + 24 * i; // descriptor i
+
+Deno.test("OhlcvReader refuses malformed descriptors with a FormatError naming file and problem", async () => {
+  await withDir(async (dir) => {
+    const cases: [string, (dv: DataView, b: Uint8Array) => void, RegExp][] = [
+      [
+        "duplicate role",
+        (dv) => dv.setUint8(D(2), 3),
+        /role 3 appears in 2 columns/,
+      ],
+      ["unknown role", (dv) => dv.setUint8(D(5), 77), /unknown role 77/],
+      [
+        "base of a missing role",
+        (dv) => dv.setUint8(D(2) + 2, 9),
+        /delta of role 9, which no column has/,
+      ],
+      ["delta cycle", (dv) => {
+        dv.setUint8(D(1) + 2, 2); // open is a delta of high, high of open
+      }, /cycle/],
+      ["empty name", (_dv, b) => b.fill(0, D(3) + 6, D(3) + 24), /empty name/],
+      ["bytes after NUL", (_dv, b) => (b[D(3) + 20] = 0x41), /after the NUL/],
+      ["non-ASCII name", (_dv, b) => (b[D(3) + 6] = 0xe9), /non-ASCII/],
+      ["timestamp not int64", (dv) => {
+        dv.setUint8(D(0) + 1, 6);
+      }, /int64 timestamp/],
+      [
+        "records do not fit",
+        (dv) => dv.setUint32(24, 121, true),
+        /declares 121 records but the file holds 120/,
+      ],
+      ["empty with timestamps", (dv) => {
+        dv.setUint32(24, 0, true);
+      }, /no records but first\/last/],
+      ["record size 0", (dv) => dv.setUint32(16, 0, true), /record_size is 0/],
+    ];
+    for (const [what, mutate, re] of cases) {
+      const path = await mutated(dir, mutate);
+      await assert.rejects(OhlcvReader.open(path), (err: unknown) => {
+        assert.ok(err instanceof FormatError, `${what}: ${err}`);
+        assert.ok(err.message.startsWith(`Cannot open ${path}: `), err.message);
+        assert.match(err.message, re, what);
+        assert.equal(err.path, path);
+        return true;
+      });
+      assert.equal(await ohlcvRecordCount(path), 0);
+    }
+  });
+});
+
+Deno.test("OhlcvReader decodes a valid non-standard column layout", async () => {
+  await withDir(async (dir) => {
+    // volume(f64) | timestamp(i64) | close(f32 delta) | open(f64) | low(f64) | high(f32 delta)
+    const rowsIn: CandleRow[] = [
+      [T0, 100.25, 101.5, 99.75, 100.5, 12],
+      [T0 + MIN, 100.5, 100.75, 100, 100.25, -1],
+    ];
+    const cols = [
+      { role: 5, dtype: 6, base: 255, name: "volume", size: 8 },
+      { role: 0, dtype: 2, base: 255, name: "timestamp", size: 8 },
+      { role: 4, dtype: 5, base: 1, name: "close", size: 4 },
+      { role: 1, dtype: 6, base: 255, name: "open", size: 8 },
+      { role: 3, dtype: 6, base: 255, name: "low", size: 8 },
+      { role: 2, dtype: 5, base: 1, name: "high", size: 4 },
+      { role: 255, dtype: 5, base: 255, name: "custom_x", size: 4 },
+    ];
+    const rs = cols.reduce((a, c) => a + c.size, 0);
+    const hs = 64 + 24 * cols.length;
+    const bytes = new Uint8Array(hs + rs * rowsIn.length);
+    const dv = new DataView(bytes.buffer);
+    bytes.set([0x89, 0x50, 0x59, 0x4e, 0x0d, 0x0a, 0x1a, 0x0a]);
+    dv.setUint16(8, 2, true);
+    dv.setUint16(10, 0, true);
+    dv.setUint32(12, hs, true);
+    dv.setUint32(16, rs, true);
+    dv.setUint16(20, cols.length, true);
+    dv.setUint16(22, 1, true);
+    dv.setBigInt64(24, 2n, true);
+    dv.setBigInt64(32, BigInt(T0), true);
+    dv.setBigInt64(40, BigInt(T0 + MIN), true);
+    dv.setUint32(48, 1, true);
+    dv.setUint8(52, 2);
+    dv.setUint32(56, 1, true);
+    dv.setUint32(60, 4, true); // grid 0.25
+    let off = 0;
+    const offsets: number[] = [];
+    cols.forEach((c, i) => {
+      const d = 64 + 24 * i;
+      dv.setUint8(d, c.role);
+      dv.setUint8(d + 1, c.dtype);
+      dv.setUint8(d + 2, c.base);
+      dv.setUint16(d + 4, off, true);
+      for (let k = 0; k < c.name.length; k++) {
+        bytes[d + 6 + k] = c.name.charCodeAt(k);
+      }
+      offsets.push(off);
+      off += c.size;
+    });
+    rowsIn.forEach(([t, o, h, l, c, v], i) => {
+      const p = hs + i * rs;
+      dv.setFloat64(p + offsets[0]!, v, true);
+      dv.setBigInt64(p + offsets[1]!, BigInt(t), true);
+      dv.setFloat32(p + offsets[2]!, c - o, true);
+      dv.setFloat64(p + offsets[3]!, o, true);
+      dv.setFloat64(p + offsets[4]!, l, true);
+      dv.setFloat32(p + offsets[5]!, h - o, true);
+      dv.setFloat32(p + offsets[6]!, 42, true);
+    });
+    const path = join(dir, "layout.ohlcv");
+    await Deno.writeFile(path, bytes);
+    await using r = await OhlcvReader.open(path);
+    assert.equal(r.info.versionMinor, 0);
+    assert.equal(r.info.recordSize, rs);
+    assert.equal(r.info.dense, true);
+    const b = await r.read();
+    assert.deepEqual(
+      [0, 1].map((
+        i,
+      ) => [
+        b.time[i],
+        b.open[i],
+        b.high[i],
+        b.low[i],
+        b.close[i],
+        b.volume[i],
+      ]),
+      rowsIn,
+    );
+    assert.deepEqual(times(await r.range(T0 + 1, T0 + MIN)), [T0 + MIN]);
+    // The writer does not append to layouts it does not produce.
+    await assert.rejects(
+      OhlcvWriter.open(path, { period: "1" }),
+      /column layout/,
+    );
+  });
+});
+
+Deno.test("OhlcvReader refuses binary files that are neither v2 nor whole v1 records", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "bin.ohlcv");
+    await Deno.writeFile(
+      path,
+      new Uint8Array([0, 1, 2, 3, 0xff, 0x80, 7, 8, 9, 10]),
+    );
+    await assert.rejects(
+      OhlcvReader.open(path),
+      /not a whole number of 24-byte legacy v1 records/,
+    );
+    assert.equal(await ohlcvRecordCount(path), 0);
+    assert.equal(await ohlcvRecordCount(dir), 0, "a directory");
+  });
+});
+
+Deno.test("OhlcvReader range queries work on legacy v1 files", async () => {
+  await using r = await OhlcvReader.open(join(FIXTURES, "legacy_v1_60.ohlcv"));
+  const all = await r.read();
+  const t = Array.from(all.time);
+  const b = await r.range(t[3]!, t[7]!);
+  assert.deepEqual(times(b), t.slice(3, 8));
+  assert.equal(r.info.first, t[0]);
+  assert.equal(r.info.last, t[t.length - 1]);
+  assert.equal(r.info.format, "v1");
+  assert.equal(r.info.period, null);
+});
