@@ -207,12 +207,27 @@ export async function loadCapitalComSettings(
   overrides: CapitalComSettingOverrides,
   symbol?: string,
   period?: string,
+  log?: (line: string) => void,
 ): Promise<CapitalComSettings> {
   const configPath = join(configDir, CAPITALCOM_CONFIG_FILE);
-  const { config } = await loadOrCreateConfig(
-    configPath,
-    CAPITALCOM_CONFIG_TEMPLATE,
-  );
+  let config = await readTomlConfig(configPath);
+  const given = overrides.apiKey && overrides.identifier && overrides.password;
+  if (config === undefined && !given) {
+    // First use: leave a commented template to fill in. Credentials passed
+    // in code need no file (and may run without write permission).
+    try {
+      config =
+        (await loadOrCreateConfig(configPath, CAPITALCOM_CONFIG_TEMPLATE))
+          .config;
+    } catch (e) {
+      if (e instanceof ConfigError) throw e;
+      log?.(
+        `could not write the config template ${configPath}: ${
+          (e as Error).message
+        }`,
+      );
+    }
+  }
   const layer: Layer = {};
   merge(layer, layerFromTable(config, configPath, false));
   let symbolConfigPath: string | undefined;

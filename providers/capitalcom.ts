@@ -334,6 +334,7 @@ export class CapitalComProvider implements Provider {
       overrides,
       symbol,
       period,
+      (line) => this.#log(line),
     );
   }
 

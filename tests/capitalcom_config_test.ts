@@ -193,3 +193,19 @@ api_password = "${emu.credentials.password}"
   );
   await assert.rejects(() => p.listSymbols(), /credentials missing/);
 });
+
+Deno.test("CapitalComProvider writes no template when the credentials are passed in code", async () => {
+  await using dir = await tempDir();
+  await using emu = await startCapitalComEmulator({
+    now: () => Date.UTC(2025, 0, 15),
+  });
+  const configDir = join(dir.path, "config");
+  await using p = new CapitalComProvider({
+    configDir,
+    env: {},
+    baseUrl: emu.url,
+    ...emu.credentials,
+  });
+  assert.equal((await p.listSymbols({ search: "gold" })).length, 1);
+  await assert.rejects(() => Deno.stat(configDir), Deno.errors.NotFound);
+});
