@@ -179,6 +179,7 @@ interface CcxtModule {
     string,
     new (config: Record<string, unknown>) => CcxtExchange
   >;
+  BaseError: ErrorClass;
   OperationFailed: ErrorClass;
   ExchangeError: ErrorClass;
   BadResponse: new (message: string) => Error;
@@ -511,7 +512,10 @@ export class CCXTProvider implements Provider {
       (e instanceof Error ? e.constructor.name : undefined);
     const full = `${what}: ${message}`;
     const opts = code !== undefined ? { code, cause: e } : { cause: e };
-    const transient = e instanceof ccxt.OperationFailed ||
+    // Errors that are not ccxt's come from the network layer (a connection
+    // reset while reading the body, for example): transient too.
+    const transient = !(e instanceof ccxt.BaseError) ||
+      e instanceof ccxt.OperationFailed ||
       (e instanceof ccxt.ExchangeError &&
         e.constructor === ccxt.ExchangeError &&
         TRANSIENT_MESSAGE.test(message));

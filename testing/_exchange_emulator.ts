@@ -90,7 +90,7 @@ export interface LoggedRequest {
   readonly path: string;
   /** Query parameters. */
   readonly query: Readonly<Record<string, string>>;
-  /** HTTP status answered (0 for a dropped connection). */
+  /** HTTP status answered (0 for a connection dropped mid-response). */
   status: number;
   /** Request weight counted against the rate limit. */
   weight: number;
@@ -461,11 +461,26 @@ export async function startExchangeServer(
           fault.kind === "503" ? { "retry-after": retryAfter } : {},
         );
         return;
-      case "drop":
+      case "drop": {
+        // The connection dies mid-response: headers and half the body sent.
         if (latency > 0) await delay(latency);
         entry.status = 0;
+        let text: string;
+        try {
+          text = JSON.stringify(profile.route(path, query).body);
+        } catch {
+          text = "{}";
+        }
+        const bytes = encoder.encode(text);
+        res.writeHead(200, {
+          "content-type": "application/json;charset=UTF-8",
+          "content-length": String(bytes.byteLength),
+        });
+        res.write(bytes.subarray(0, bytes.byteLength >> 1));
+        await delay(5);
         req.socket.destroy();
         return;
+      }
       case "slow":
         await delay(fault.delayMs ?? 2000);
         break;
