@@ -514,11 +514,12 @@ export class CCXTProvider implements Provider {
     const opts = code !== undefined ? { code, cause: e } : { cause: e };
     // Errors that are not ccxt's come from the network layer (a connection
     // reset while reading the body, for example): transient too.
-    const transient = !(e instanceof ccxt.BaseError) ||
-      e instanceof ccxt.OperationFailed ||
-      (e instanceof ccxt.ExchangeError &&
-        e.constructor === ccxt.ExchangeError &&
-        TRANSIENT_MESSAGE.test(message));
+    const isCcxt = e instanceof ccxt.BaseError;
+    const failed = e instanceof ccxt.OperationFailed;
+    const plainExchangeError = e instanceof ccxt.ExchangeError &&
+      (e as Error).constructor === ccxt.ExchangeError;
+    const transient = !isCcxt || failed ||
+      (plainExchangeError && TRANSIENT_MESSAGE.test(message));
     if (transient) {
       const after = (e as { retryAfterMs?: number }).retryAfterMs;
       return new TransientProviderError(
