@@ -16,6 +16,7 @@ import {
   type CapitalComProviderOptions,
 } from "../providers/capitalcom.ts";
 import { convertOpeningHours } from "../providers/_capitalcom_hours.ts";
+import { SlidingWindowLimiter } from "../providers/_capitalcom_rate_limiter.ts";
 import { ProviderError } from "../providers/provider.ts";
 import {
   type CapitalComEmulator,
@@ -778,6 +779,39 @@ Deno.test("CapitalComProvider reports a refused login with the code and where to
     assert.ok(!e.message.includes("wrong-password-xyz"));
     return true;
   });
+});
+
+Deno.test("SlidingWindowLimiter lets at most N requests into any window", async () => {
+  let t = 0;
+  const waits: number[] = [];
+  const limiter = new SlidingWindowLimiter({
+    limit: 3,
+    windowMs: 1000,
+    clock: () => t,
+    wait: (ms) => {
+      waits.push(ms);
+      t += ms;
+      return Promise.resolve();
+    },
+  });
+  const stamps: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    await limiter.acquire();
+    stamps.push(t);
+    t += 100;
+  }
+  assert.deepEqual(stamps, [0, 100, 200, 1000, 1100, 1200, 2000]);
+  assert.deepEqual(waits, [700, 700]);
+  for (let i = 0; i < stamps.length; i++) {
+    const inWindow = stamps.filter((x) =>
+      x > stamps[i]! - 1000 && x <= stamps[i]!
+    );
+    assert.ok(inWindow.length <= 3);
+  }
+  assert.throws(
+    () => new SlidingWindowLimiter({ limit: 0, windowMs: 1000 }),
+    RangeError,
+  );
 });
 
 Deno.test("CapitalComProvider keeps to 10 requests per second and one login per second by default", async () => {
