@@ -596,6 +596,7 @@ export class CapitalComProvider implements Provider {
         const r = await queue.shift();
         if (!r) break;
         if (r.error !== undefined) throw r.error;
+        r.bars.sort((a, b) => a.t - b.t); // ascending, whatever the venue sent
         const bars = r.bars.filter((p) =>
           p.t >= request.from && p.t < end && p.t > after && p.t > last
         );
