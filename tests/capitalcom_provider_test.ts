@@ -718,6 +718,31 @@ Deno.test("convertOpeningHours splits overnight spans and reads full days and mi
   );
 });
 
+Deno.test("convertOpeningHours gives forex the session starts and ends of PyneCore's forex fixture", async () => {
+  const { info } = await readSymbolInfo(
+    new URL("./fixtures/pynecore/syminfo_forex.toml", import.meta.url).pathname,
+  );
+  const daily = ["00:00 - 17:00", "17:05 - 00:00"];
+  const r = convertOpeningHours({
+    zone: "US/Eastern",
+    mon: daily,
+    tue: daily,
+    wed: daily,
+    thu: daily,
+    fri: ["00:00 - 17:00"],
+    sat: [],
+    sun: ["17:05 - 00:00"],
+  });
+  assert.equal(r.timezone, info.timezone);
+  assert.deepEqual(r.sessionStarts, info.sessionStarts);
+  assert.deepEqual(r.sessionEnds, info.sessionEnds);
+  // The same days and starts; the fixture ends Monday-Thursday a second early.
+  assert.deepEqual(
+    r.openingHours.map((h) => `${h.day} ${h.start}`).sort(),
+    info.openingHours.map((h) => `${h.day} ${h.start}`).sort(),
+  );
+});
+
 Deno.test("CapitalComProvider listSymbols searches markets", async () => {
   await using s = await setup();
   assert.deepEqual(await s.provider.listSymbols({ search: "usd" }), [
