@@ -90,6 +90,8 @@ export interface LoggedRequest {
   readonly path: string;
   /** Query parameters. */
   readonly query: Readonly<Record<string, string>>;
+  /** Request headers (lower-case names). */
+  readonly headers: Readonly<Record<string, string>>;
   /** HTTP status answered (0 for a connection dropped mid-response). */
   status: number;
   /** Request weight counted against the rate limit. */
@@ -372,6 +374,12 @@ export async function startExchangeServer(
       method: req.method ?? "GET",
       path,
       query,
+      headers: Object.fromEntries(
+        Object.entries(req.headers).map(([k, v]) => [
+          k,
+          Array.isArray(v) ? v.join(", ") : String(v ?? ""),
+        ]),
+      ),
       status: 0,
       weight: profile.weight(path, query),
     };
