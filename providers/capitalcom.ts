@@ -375,6 +375,21 @@ export class CapitalComProvider implements Provider {
     return client;
   }
 
+  /** The venue's zone when `Intl` knows it, else UTC (logged). */
+  #zone(zone: string, epic: string): string {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: zone });
+      return zone;
+    } catch {
+      this.#log(
+        `Capital.com market ${epic} has opening hours in an unknown time zone ${
+          JSON.stringify(zone)
+        }; using UTC`,
+      );
+      return "UTC";
+    }
+  }
+
   /** Supported timeframes: 1, 5, 15, 30, 60, 240, 1D, 1W. */
   timeframes(_symbol?: string): Promise<string[]> {
     return Promise.resolve(Object.keys(CAPITALCOM_RESOLUTIONS));
@@ -508,7 +523,7 @@ export class CapitalComProvider implements Provider {
       minmove,
       pointvalue: Number.isFinite(lotSize) && lotSize > 0 ? lotSize : 1,
       mincontract: Number.isFinite(minDeal) ? minDeal : undefined,
-      timezone: sessions.timezone,
+      timezone: this.#zone(sessions.timezone, epic),
       volumetype: "base",
       avgSpread: spread,
       openingHours: sessions.openingHours,

@@ -325,11 +325,19 @@ export interface CapitalComEmulator extends AsyncDisposable {
 const DAY_MS = 86_400_000;
 const DAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
 const formatters = new Map<string, Intl.DateTimeFormat>();
+const unknownZones = new Set<string>();
 
 function zoneOffset(zone: string, utcMs: number): number {
   if (zone === "UTC" || zone === "Etc/UTC") return 0;
+  if (unknownZones.has(zone)) return 0;
   let f = formatters.get(zone);
   if (!f) {
+    try {
+      new Intl.DateTimeFormat("en-US", { timeZone: zone });
+    } catch {
+      unknownZones.add(zone); // served as given, computed as UTC
+      return 0;
+    }
     f = new Intl.DateTimeFormat("en-US", {
       timeZone: zone,
       hourCycle: "h23",

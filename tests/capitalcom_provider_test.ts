@@ -21,6 +21,7 @@ import { ProviderError } from "../providers/provider.ts";
 import {
   type CapitalComEmulator,
   type CapitalComEmulatorOptions,
+  DEFAULT_EMULATOR_MARKETS,
   startCapitalComEmulator,
 } from "../testing/capitalcom_emulator.ts";
 
@@ -677,6 +678,32 @@ Deno.test("CapitalComProvider symbolInfo converts market details", async () => {
   const gold = await s.provider.symbolInfo("gold", parseTimeframe("240"));
   assert.equal(gold.type, "commodity");
   assert.equal(gold.ticker, "GOLD");
+});
+
+Deno.test("CapitalComProvider symbolInfo falls back to UTC for an unknown zone and reads odd ticks", async () => {
+  const base = DEFAULT_EMULATOR_MARKETS[0]!;
+  await using s = await setup({
+    emu: {
+      markets: [{
+        ...base,
+        epic: "ODD",
+        name: "Odd market",
+        symbol: "ODD",
+        type: "SOMETHING_NEW",
+        minStep: 0.025,
+        openingHours: { ...base.openingHours, zone: "Mars/Olympus_Mons" },
+      }],
+    },
+  });
+  const info = await s.provider.symbolInfo("ODD", parseTimeframe("1D"));
+  assert.equal(info.timezone, "UTC");
+  assert.equal(info.type, "other");
+  assert.deepEqual([info.minmove, info.pricescale, info.mintick], [
+    25,
+    1000,
+    0.025,
+  ]);
+  assert.ok(s.logs.some((l) => l.includes("unknown time zone")));
 });
 
 Deno.test("convertOpeningHours splits overnight spans and reads full days and midnight ends", () => {
