@@ -29,9 +29,14 @@
  * @module
  */
 
-import type { CandleBatch } from "../format/candle_batch.ts";
-import type { SymbolInfo } from "../format/symbol_info.ts";
-import type { Timeframe } from "../format/timeframe.ts";
+import type { CandleBatch, CandleExtra } from "../format/candle_batch.ts";
+import type {
+  OpeningHours,
+  SessionTime,
+  SymbolInfo,
+  SymbolType,
+} from "../format/symbol_info.ts";
+import type { Timeframe, TimeframeUnit } from "../format/timeframe.ts";
 import { parseTimeframe } from "../format/timeframe.ts";
 import {
   type CandleRequest,
@@ -60,6 +65,24 @@ import {
   timeframeMap,
 } from "./_ccxt_symbols.ts";
 import { type OhlcvRow, pageCandles } from "./_ccxt_paging.ts";
+
+export type {
+  CandleBatch,
+  CandleExtra,
+  CandleRequest,
+  ListSymbolsOptions,
+  OpeningHours,
+  Provider,
+  ProviderOptions,
+  ProviderStats,
+  SessionTime,
+  SymbolInfo,
+  SymbolListing,
+  SymbolType,
+  Timeframe,
+  TimeframeUnit,
+};
+export { ProviderError, TransientProviderError };
 
 /** Settings of one exchange (the same keys as a `[exchange]` table of `ccxt.toml`). */
 export interface CCXTExchangeSettings {
