@@ -133,7 +133,10 @@ export interface CCXTProviderOptions extends ProviderOptions {
 /** Pages fetched at once by default (measured: see `bench/ccxt_bench.ts`). */
 export const DEFAULT_CONCURRENCY = 8;
 
-/** Candles per request of the exchanges whose limit is known. */
+/**
+ * Candles per request of the exchanges whose limit is known: the default and
+ * the maximum (a larger `pageSize` is lowered to it).
+ */
 export const CCXT_PAGE_SIZES: Readonly<Record<string, number>> = {
   binance: 1000,
   binanceus: 1000,
@@ -744,8 +747,15 @@ export class CCXTProvider implements Provider {
     const venue = await this.#venue(exchange, { market, period: tf.period });
     const m = await this.#market(venue, exchange, market, signal);
     const tfKey = this.#timeframeKey(venue, exchange, tf);
-    const pageSize = request.pageSize ?? venue.settings.pageSize ??
+    let pageSize = request.pageSize ?? venue.settings.pageSize ??
       CCXT_PAGE_SIZES[exchange] ?? DEFAULT_PAGE_SIZE;
+    const venueMax = CCXT_PAGE_SIZES[exchange];
+    if (venueMax !== undefined && pageSize > venueMax) {
+      this.#log(
+        `Page size ${pageSize} is above ${exchange}'s maximum: using ${venueMax}`,
+      );
+      pageSize = venueMax;
+    }
     const concurrency = request.concurrency ?? venue.settings.concurrency ??
       this.#options.concurrency ?? DEFAULT_CONCURRENCY;
     for (

@@ -576,6 +576,47 @@ Deno.test("CCXTProvider keeps concurrent pages under the venue's rate limit thro
   }
 });
 
+Deno.test("CCXTProvider lowers a page size above the venue's maximum and still gets every candle", async () => {
+  await using bin = await startBinanceEmulator({ now: () => NOW, gaps: GAPS });
+  await using byb = await startBybitEmulator({ now: () => NOW, gaps: GAPS });
+  const lines: string[] = [];
+  const a = await provider(bin.url, { log: (l) => lines.push(l) });
+  const b = await provider(byb.url, { exchanges: { bybit: { rateLimit: 2 } } });
+  try {
+    const tf = parseTimeframe("1");
+    const from = DAY0 - 86_400_000;
+    const got = concat(
+      await collect(a.p, "BINANCE:BTC/USDT", tf, from, NOW, { pageSize: 2500 }),
+    );
+    assertSameCandles(got, bin.expectedCandles("BTCUSDT", tf, from, NOW));
+    assert.ok(
+      lines.some((l) =>
+        l.includes("Page size 2500 is above binance's maximum: using 1000")
+      ),
+    );
+    assert.ok(
+      bin.requests.filter((r) => r.path === "/api/v3/klines")
+        .every((r) =>
+          r.query["limit"] === "1000" || Number(r.query["limit"]) < 1000
+        ),
+    );
+    const gotB = concat(
+      await collect(b.p, "BYBIT:BTC/USDT:USDT", tf, from, NOW, {
+        pageSize: 1500,
+      }),
+    );
+    assertSameCandles(
+      gotB,
+      byb.expectedCandles("linear:BTCUSDT", tf, from, NOW),
+    );
+  } finally {
+    for (const x of [a, b]) {
+      await x.p[Symbol.asyncDispose]();
+      await Deno.remove(x.dir, { recursive: true });
+    }
+  }
+});
+
 Deno.test("CCXTProvider honours resumeAfter, stops at to, and aborts on a signal", async () => {
   await using emu = await startBinanceEmulator({ now: () => NOW });
   const { p, dir } = await provider(emu.url);
