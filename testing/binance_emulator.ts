@@ -46,6 +46,8 @@ export type {
   LoggedRequest,
   MaintenanceGap,
 } from "./_exchange_emulator.ts";
+export type { CandleBatch, CandleExtra } from "../format/candle_batch.ts";
+export type { Timeframe, TimeframeUnit } from "../format/timeframe.ts";
 
 /** Options for {@linkcode startBinanceEmulator}. */
 export type BinanceEmulatorOptions = ExchangeEmulatorOptions;
