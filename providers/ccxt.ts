@@ -631,6 +631,13 @@ export class CCXTProvider implements Provider {
   }
 
   #timeframeKey(venue: Venue, exchange: string, tf: Timeframe): string {
+    const has = venue.ex.has["fetchOHLCV"];
+    if (has !== true && has !== "emulated") {
+      throw new ProviderError(
+        `${exchange} does not offer candles in ccxt (no fetchOHLCV); pick another exchange`,
+        { code: "NotSupported" },
+      );
+    }
     const map = timeframeMap(venue.ex.timeframes);
     const key = map.get(tf.period);
     if (key === undefined) {
