@@ -276,6 +276,9 @@ function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
   });
 }
 
+/** A `Retry-After` longer than this (ms) is not waited for: the download fails. */
+const MAX_RETRY_AFTER_MS = 300_000;
+
 const TRANSIENT_MESSAGE =
   /System error|Internal error|try again later|Service Unavailable|timed? ?out/i;
 
@@ -564,12 +567,27 @@ export class CCXTProvider implements Provider {
     signal?: AbortSignal,
   ): Promise<T> {
     return withRetry(async () => {
+      let error: ProviderError;
       try {
         return await abortable(fn(), signal);
       } catch (e) {
         if (signal?.aborted) throw signal.reason;
-        throw this.#error(venue, e, what);
+        error = this.#error(venue, e, what);
       }
+      const wait = error instanceof TransientProviderError
+        ? error.retryAfterMs
+        : undefined;
+      if (wait !== undefined && wait > MAX_RETRY_AFTER_MS) {
+        throw new ProviderError(
+          `${error.message} (the exchange asks to wait ${
+            Math.round(wait / 1000)
+          } s, probably an IP ban; try again later)`,
+          error.code !== undefined
+            ? { code: error.code, cause: error }
+            : { cause: error },
+        );
+      }
+      throw error;
     }, {
       maxRetries: this.#options.maxRetries ?? 5,
       baseDelayMs: this.#options.retryBaseDelayMs ?? 500,

@@ -491,6 +491,35 @@ for (const [where, start] of Object.entries(PAGE_STARTS)) {
   });
 }
 
+Deno.test("CCXTProvider does not wait out a long ban: it fails with the wait asked for", async () => {
+  await using emu = await startBinanceEmulator({
+    now: () => NOW,
+    faults: [pageFault("418", PAGE_STARTS.middle, { retryAfter: 3600 })],
+  });
+  const { p, dir } = await provider(emu.url);
+  try {
+    await assert.rejects(
+      collect(
+        p,
+        "BINANCE:BTC/USDT",
+        parseTimeframe("1"),
+        FAULT_FROM,
+        FAULT_TO,
+        {
+          pageSize: 100,
+        },
+      ),
+      (e: Error) =>
+        e instanceof ProviderError && !(e instanceof TransientProviderError) &&
+        e.message.includes("asks to wait 3600 s"),
+    );
+    assert.equal(p.stats.retries, 0);
+  } finally {
+    await p[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("CCXTProvider fails at once on a permanent venue error with the exchange's message", async () => {
   await using emu = await startBinanceEmulator({
     now: () => NOW,
