@@ -27,13 +27,20 @@ import {
 } from "./_header.ts";
 import {
   EPS23,
+  EPS50,
   EPS52,
+  F32_OVERFLOW,
   pyRound,
+  ROUND_MAGIC,
+  snapDelta,
   snapDeltaColumn,
+  snapOpen,
   snapOpenColumn,
+  TWO51,
 } from "./_promotion.ts";
 
 const TWO32 = 4294967296;
+const INV_TWO32 = 1 / 4294967296;
 const F32_NAN_BITS = 0x7fc00000;
 const F64_NAN_HI = 0x7ff80000;
 
@@ -62,7 +69,7 @@ export function encodeStandard(
   let p = offset;
   for (let i = start; i < end; i++, p += rs) {
     const t = time[i]!;
-    const hi = Math.floor(t / TWO32);
+    const hi = Math.floor(t * INV_TWO32);
     dv.setUint32(p, t - hi * TWO32, true);
     dv.setInt32(p + 4, hi, true);
     const o = open[i]!;
@@ -125,6 +132,10 @@ export function decodeStandard(
   const pl = (mask & PROMOTE_LOW) !== 0;
   const pc = (mask & PROMOTE_CLOSE) !== 0;
   const grid = minmove > 0;
+  if (mask === 0 && grid) {
+    decodeGrid36(dv, offset, n, minmove, pricescale, out, outStart);
+    return;
+  }
   if (grid && deltaScratch.length < 3 * n) {
     deltaScratch = new Float64Array(3 * n);
   }
@@ -164,6 +175,131 @@ export function decodeStandard(
   if (!pl) snapDeltaColumn(low, dl, outStart, end, s, minmove, pricescale);
   if (!pc) snapDeltaColumn(close, dc, outStart, end, s, minmove, pricescale);
   snapOpenColumn(open, outStart, end, s, minmove, pricescale);
+}
+
+/**
+ * The hot path: 36-byte records with a grid. One fused loop; values whose
+ * rounding needs care (NaN, |x| >= 2^51) take the exact per-value path.
+ */
+function decodeGrid36(
+  dv: DataView,
+  offset: number,
+  n: number,
+  minmove: number,
+  pricescale: number,
+  out: CandleBatch,
+  outStart: number,
+): void {
+  const s = pricescale / minmove;
+  const M = ROUND_MAGIC;
+  const { time, open, high, low, close, volume } = out;
+  let p = offset;
+  for (let j = outStart, end = outStart + n; j < end; j++, p += 36) {
+    time[j] = dv.getInt32(p + 4, true) * TWO32 + dv.getUint32(p, true);
+    const o = dv.getFloat64(p + 8, true);
+    const dh = dv.getFloat32(p + 16, true);
+    const dl = dv.getFloat32(p + 20, true);
+    const dc = dv.getFloat32(p + 24, true);
+    volume[j] = dv.getFloat64(p + 28, true);
+    const h = o + dh, l = o + dl, c = o + dc;
+    const xo = o * s, xh = h * s, xl = l * s, xc = c * s;
+    if (
+      Math.abs(xo) < TWO51 && Math.abs(xh) < TWO51 && Math.abs(xl) < TWO51 &&
+      Math.abs(xc) < TWO51
+    ) {
+      // x + M - M is Python's round(x) here (ties to even, never -0).
+      const go = (xo + M - M) * minmove / pricescale;
+      const gh = (xh + M - M) * minmove / pricescale;
+      const gl = (xl + M - M) * minmove / pricescale;
+      const gc = (xc + M - M) * minmove / pricescale;
+      open[j] = Math.abs(go - o) <= Math.abs(o) * EPS52 ? go : o;
+      high[j] = Math.abs(gh - h) <= Math.abs(dh) * EPS23 + Math.abs(h) * EPS52
+        ? gh
+        : h;
+      low[j] = Math.abs(gl - l) <= Math.abs(dl) * EPS23 + Math.abs(l) * EPS52
+        ? gl
+        : l;
+      close[j] = Math.abs(gc - c) <= Math.abs(dc) * EPS23 + Math.abs(c) * EPS52
+        ? gc
+        : c;
+    } else {
+      // NaN somewhere, or huge values: the exact per-value formulas.
+      open[j] = o === o ? snapOpen(o, s, minmove, pricescale) : o;
+      high[j] = h === h ? snapDelta(h, dh, s, minmove, pricescale) : h;
+      low[j] = l === l ? snapDelta(l, dl, s, minmove, pricescale) : l;
+      close[j] = c === c ? snapDelta(c, dc, s, minmove, pricescale) : c;
+    }
+  }
+}
+
+/** Parameters of {@linkcode validateEncode36}. */
+export interface FastWriteParams {
+  /** Time of the last committed record, or -Infinity. */
+  prev: number;
+  /** `resolutionLimit(half tick)`, or 0 without a grid. */
+  limit: number;
+  minmove: number;
+  pricescale: number;
+}
+
+/**
+ * The writer's hot path for 36-byte records (nothing promoted): validates
+ * and encodes in one pass. Returns `n` when every candle is valid, finite,
+ * NaN-free and needs no promotion (the records are then encoded at `dv`);
+ * otherwise the index of the first candle that needs the careful path
+ * (an error, a NaN, a promotion, or a grid decision needing the exact
+ * formula), and the caller redoes the batch carefully.
+ */
+export function validateEncode36(
+  batch: CandleBatch,
+  n: number,
+  params: FastWriteParams,
+  dv: DataView,
+): number {
+  const { time, open, high, low, close, volume } = batch;
+  const mm = params.minmove, ps = params.pricescale;
+  const grid = mm > 0;
+  const limit = grid ? params.limit : F32_OVERFLOW;
+  const s = ps / mm;
+  const M = ROUND_MAGIC;
+  let prev = params.prev;
+  let p = 0;
+  for (let i = 0; i < n; i++, p += 36) {
+    const t = time[i]!;
+    if (!(t > prev) || Math.floor(t) !== t || t > 9007199254740991) return i;
+    prev = t;
+    const o = open[i]!, h = high[i]!, l = low[i]!, c = close[i]!;
+    const v = volume[i]!;
+    // Any NaN or ±Infinity makes this non-zero (NaN).
+    if (o - o + (h - h) + (l - l) + (c - c) + (v - v) !== 0) return i;
+    if (h < o || h < c || l > o || l > c) return i;
+    const dh = h - o, dl = l - o, dc = c - o;
+    if (
+      !(Math.abs(dh) < limit && Math.abs(dl) < limit && Math.abs(dc) < limit)
+    ) {
+      return i;
+    }
+    if (grid) {
+      const xh = h * s, xl = l * s, xc = c * s;
+      const ah = Math.abs(xh), al = Math.abs(xl), ac = Math.abs(xc);
+      if (!(ah < TWO51 && al < TWO51 && ac < TWO51)) return i;
+      // On the grid for certain (see EPS50); anything else: careful path.
+      if (
+        !(Math.abs(xh + M - M - xh) <= ah * EPS50 &&
+          Math.abs(xl + M - M - xl) <= al * EPS50 &&
+          Math.abs(xc + M - M - xc) <= ac * EPS50)
+      ) return i;
+    }
+    const hi = Math.floor(t * INV_TWO32);
+    dv.setUint32(p, t - hi * TWO32, true);
+    dv.setInt32(p + 4, hi, true);
+    dv.setFloat64(p + 8, o, true);
+    dv.setFloat32(p + 16, dh, true);
+    dv.setFloat32(p + 20, dl, true);
+    dv.setFloat32(p + 24, dc, true);
+    dv.setFloat64(p + 28, v, true);
+  }
+  return n;
 }
 
 function readColumn(dv: DataView, p: number, dtype: number): number {

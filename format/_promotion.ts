@@ -17,8 +17,16 @@ for (let e = 0; e < 256; e++) {
 }
 ULP_BY_EXPONENT[255] = Infinity;
 
-const TWO51 = 2 ** 51;
-const ROUND_MAGIC = 1.5 * 2 ** 52;
+/** Below this magnitude `x + ROUND_MAGIC - ROUND_MAGIC` is Python's round(x). */
+export const TWO51 = 2 ** 51;
+/** 1.5 * 2^52: adding and subtracting it rounds to an integer, ties to even. */
+export const ROUND_MAGIC = 1.5 * 2 ** 52;
+
+/**
+ * |d| below this rounds to a finite float32 (at it, the tie goes to the even
+ * 2^128, i.e. Infinity).
+ */
+export const F32_OVERFLOW = 2 ** 128 - 2 ** 103;
 
 /**
  * Bounds for deciding the writer's off-grid test without the division. With
@@ -29,8 +37,9 @@ const ROUND_MAGIC = 1.5 * 2 ** 52;
  * |g - v| < |v| * 2^-48 (on the grid) and rho >= |x| * 2^-46 gives
  * |g - v| > |v| * 2^-48 (off the grid); in between the exact formula decides.
  */
-const EPS50 = 2 ** -50;
-const EPS46 = 2 ** -46;
+export const EPS50 = 2 ** -50;
+/** See {@linkcode EPS50}. */
+export const EPS46 = 2 ** -46;
 
 /** 2^-48, the writer's off-grid tolerance factor. */
 export const GRID_WRITE_TOLERANCE = 2 ** -48;

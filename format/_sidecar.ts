@@ -34,6 +34,8 @@ export class Sidecar {
   readonly path: string;
   #fh: FileHandle | null;
   #header: string[] | null;
+  /** The header once every prepared batch is written (ahead of #header). */
+  #planned: string[] | null;
   #size: number;
   #durable: boolean;
 
@@ -47,6 +49,7 @@ export class Sidecar {
     this.path = path;
     this.#fh = fh;
     this.#header = header;
+    this.#planned = header;
     this.#size = size;
     this.#durable = durable;
   }
@@ -123,14 +126,15 @@ export class Sidecar {
 
   /**
    * Prepares the rows for `n` new records starting at record index
-   * `committed`, or `null` when nothing needs writing. Changes nothing.
+   * `committed`, or `null` when nothing needs writing. Call only for a batch
+   * that will be committed: batches are prepared and appended in order.
    */
   prepare(
     extra: ReadonlyArray<CandleExtra | undefined> | undefined,
     n: number,
     committed: number,
   ): SidecarRows | null {
-    let header = this.#header;
+    let header = this.#planned;
     let text = "";
     let startRow = 0;
     if (header === null) {
@@ -171,6 +175,7 @@ export class Sidecar {
       }));
     }
     flush();
+    this.#planned = header;
     return { bytes: encoder.encode(out), header };
   }
 

@@ -39,12 +39,12 @@ import {
   standardLayout,
   unitMs,
 } from "./_header.ts";
-import { decodeStandard, encodeStandard } from "./_codec.ts";
+import { decodeStandard, encodeStandard, validateEncode36 } from "./_codec.ts";
 import { firstFailing, resolutionLimit } from "./_promotion.ts";
 import { inspectOpenFile } from "./_inspect.ts";
 import { isNotFound, readFully, writeFully } from "./_file_io.ts";
 import { acquireLock, type FileLock } from "./_file_lock.ts";
-import { Sidecar, sidecarPath } from "./_sidecar.ts";
+import { Sidecar, sidecarPath, type SidecarRows } from "./_sidecar.ts";
 
 export { OhlcvLockedError } from "./_file_lock.ts";
 
@@ -97,6 +97,20 @@ const REBUILD_CHUNK = 65536;
 interface Grid {
   minmove: number;
   pricescale: number;
+}
+
+/** A validated, encoded batch waiting for its commit. */
+interface Prepared {
+  pending: Uint8Array;
+  pendingLen: number;
+  /** Layouts the committed records go through (a rebuild) — empty for an append. */
+  chain: number[];
+  fields: HeaderFields;
+  rows: SidecarRows | null;
+  /** Pooled encode buffer to give back after the commit. */
+  buffer: Uint8Array | undefined;
+  /** Called once the records are written and their fsync is under way. */
+  flushing?: () => void;
 }
 
 /** The outcome of validating a batch (pass 1): nothing is written yet. */
@@ -175,9 +189,13 @@ export class OhlcvWriter implements AsyncDisposable {
   #mask: number;
   #minmove: number;
   #pricescale: number;
+  /** What the header on disk says (the fields above are the planned state). */
+  #disk: HeaderFields;
   #state: "open" | "closed" | "aborted" | "failed" = "open";
+  #closing = false;
   #queue: Promise<unknown> = Promise.resolve();
-  #buf: Uint8Array = new Uint8Array(0);
+  #buffers: Uint8Array[] = [];
+  #streamInflight: Promise<void> | undefined;
   #writable: WritableStream<CandleBatch> | undefined;
   /** @internal */
   hooks: OhlcvWriterHooks = {};
@@ -212,6 +230,7 @@ export class OhlcvWriter implements AsyncDisposable {
     this.#mask = f.mask;
     this.#minmove = f.minmove;
     this.#pricescale = f.pricescale;
+    this.#disk = { ...f };
   }
 
   /**
@@ -429,21 +448,21 @@ export class OhlcvWriter implements AsyncDisposable {
   get period(): string {
     return this.#period;
   }
-  /** Committed records. */
+  /** Committed records (on disk). */
   get count(): number {
-    return this.#count;
+    return this.#disk.count;
   }
   /** Time (ms) of the first record, `undefined` when empty. */
   get firstTime(): number | undefined {
-    return this.#count > 0 ? this.#first : undefined;
+    return this.#disk.count > 0 ? this.#disk.first : undefined;
   }
   /** Time (ms) of the last record, `undefined` when empty. */
   get lastTime(): number | undefined {
-    return this.#count > 0 ? this.#last : undefined;
+    return this.#disk.count > 0 ? this.#disk.last : undefined;
   }
   /** The DENSE flag: every record exactly one period after the previous. */
   get dense(): boolean {
-    return this.#dense;
+    return this.#disk.dense;
   }
   /** Tick grid numerator (0 = no grid). */
   get minmove(): number {
@@ -455,7 +474,7 @@ export class OhlcvWriter implements AsyncDisposable {
   }
   /** Bytes per record: 36, or 40/44/48 with promoted columns. */
   get recordSize(): number {
-    return standardLayout(this.#mask).recordSize;
+    return standardLayout(this.#disk.mask).recordSize;
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -465,11 +484,17 @@ export class OhlcvWriter implements AsyncDisposable {
   }
 
   #checkOpen(what: string): void {
-    if (this.#state !== "open") {
+    if (this.#state !== "open" || this.#closing) {
+      const state = this.#state === "open" ? "closing" : this.#state;
       throw new TypeError(
-        `Cannot ${what}: the writer for ${this.path} is ${this.#state}`,
+        `Cannot ${what}: the writer for ${this.path} is ${state}`,
       );
     }
+  }
+
+  #takeBuffer(size: number): Uint8Array {
+    const buf = this.#buffers.pop();
+    return buf !== undefined && buf.length >= size ? buf : new Uint8Array(size);
   }
 
   /**
@@ -478,76 +503,134 @@ export class OhlcvWriter implements AsyncDisposable {
    * does nothing. `batch.extra` goes to the `.extra.csv` sidecar.
    */
   append(batch: CandleBatch): Promise<void> {
-    return this.#serial(() => this.#append(batch));
+    try {
+      return this.#enqueue(batch);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
-  async #append(batch: CandleBatch): Promise<void> {
+  /**
+   * Validates and encodes a batch now (throwing synchronously when it is bad)
+   * and queues its commit. Batches are committed in call order, so the next
+   * batch can be validated while the previous one is being written.
+   */
+  #enqueue(batch: CandleBatch, flushing?: () => void): Promise<void> {
     this.#checkOpen("append");
     assertCandleBatch(batch);
-    const n = batch.time.length;
-    if (n === 0) return;
-    const grid = this.#minmove > 0;
-    const plan = this.#validate(batch, n, grid);
-    const rows = this.#sidecar.prepare(batch.extra, n, this.#count);
-
-    // Pass 2: encode. A promotion on a later bar converts the records before
-    // it (re-read with snapping, re-packed) exactly as if candles had been
-    // appended one at a time.
-    let mask = this.#mask;
-    const chain: number[] = []; // masks the committed records go through
-    let pending: Uint8Array;
-    let pendingLen: number;
-    if (plan.events.length === 0) {
-      const size = n * standardLayout(mask).recordSize;
-      if (this.#buf.length < size) this.#buf = new Uint8Array(size);
-      encodeStandard(batch, 0, n, mask, new DataView(this.#buf.buffer), 0);
-      pending = this.#buf;
-      pendingLen = size;
-    } else {
-      pending = new Uint8Array(0);
-      let done = 0;
-      const ev = plan.events;
-      for (let e = 0; e <= ev.length; e += 2) {
-        const k = e < ev.length ? ev[e]! : n;
-        if (k > done) {
-          pending = appendEncoded(pending, batch, done, k, mask);
-          done = k;
-        }
-        if (e === ev.length) break;
-        const newMask = ev[e + 1]!;
-        if (this.#count + k > 0) {
-          pending = convertRecords(
-            pending,
-            k,
-            mask,
-            newMask,
-            this.#minmove,
-            this.#pricescale,
-          );
-          if (this.#count > 0) chain.push(newMask);
-        }
-        mask = newMask;
-      }
-      pendingLen = pending.length;
+    const prepared = this.#prepare(batch);
+    if (prepared === null) {
+      flushing?.();
+      return this.#serial(() => Promise.resolve());
     }
+    if (flushing) prepared.flushing = flushing;
+    return this.#serial(() => this.#commitPrepared(prepared));
+  }
 
+  #prepare(batch: CandleBatch): Prepared | null {
+    const n = batch.time.length;
+    if (n === 0) return null;
+    const grid = this.#minmove > 0;
+    // Hot path: 36-byte records, clean candles: validate + encode in one pass.
+    let mask = this.#mask;
+    let pending: Uint8Array | undefined;
+    let pendingLen = 0;
+    let dense = false;
+    let buffer: Uint8Array | undefined;
+    if (mask === 0) {
+      buffer = this.#takeBuffer(n * 36);
+      const k = validateEncode36(batch, n, {
+        prev: this.#count > 0 ? this.#last : -Infinity,
+        limit: grid ? resolutionLimit(this.#minmove / this.#pricescale / 2) : 0,
+        minmove: this.#minmove,
+        pricescale: this.#pricescale,
+      }, new DataView(buffer.buffer));
+      if (k === n) {
+        pending = buffer;
+        pendingLen = n * 36;
+        dense = this.#denseAfter(batch.time, n);
+      }
+    }
+    const chain: number[] = []; // masks the committed records go through
+    if (pending === undefined) {
+      let plan: Plan;
+      try {
+        plan = this.#validate(batch, n, grid);
+      } catch (err) {
+        if (buffer) this.#buffers.push(buffer);
+        throw err;
+      }
+      dense = plan.dense;
+      // Encode. A promotion on a later bar converts the records before it
+      // (re-read with snapping, re-packed) exactly as if candles had been
+      // appended one at a time.
+      if (plan.events.length === 0) {
+        const size = n * standardLayout(mask).recordSize;
+        if (buffer === undefined || buffer.length < size) {
+          buffer = this.#takeBuffer(size);
+        }
+        encodeStandard(batch, 0, n, mask, new DataView(buffer.buffer), 0);
+        pending = buffer;
+        pendingLen = size;
+      } else {
+        if (buffer) this.#buffers.push(buffer);
+        buffer = undefined;
+        pending = new Uint8Array(0);
+        let done = 0;
+        const ev = plan.events;
+        for (let e = 0; e <= ev.length; e += 2) {
+          const k = e < ev.length ? ev[e]! : n;
+          if (k > done) {
+            pending = appendEncoded(pending, batch, done, k, mask);
+            done = k;
+          }
+          if (e === ev.length) break;
+          const newMask = ev[e + 1]!;
+          if (this.#count + k > 0) {
+            pending = convertRecords(
+              pending,
+              k,
+              mask,
+              newMask,
+              this.#minmove,
+              this.#pricescale,
+            );
+            if (this.#count > 0) chain.push(newMask);
+          }
+          mask = newMask;
+        }
+        pendingLen = pending.length;
+      }
+    }
+    const rows = this.#sidecar.prepare(batch.extra, n, this.#count);
     const fields: HeaderFields = {
       mask,
       count: this.#count + n,
       first: this.#count > 0 ? this.#first : batch.time[0]!,
       last: batch.time[n - 1]!,
-      dense: plan.dense,
+      dense,
       intervalValue: this.#intervalValue,
       intervalUnit: this.#intervalUnit,
       minmove: this.#minmove,
       pricescale: this.#pricescale,
     };
+    this.#apply(fields); // the planned state: later batches build on it
+    return { pending: pending!, pendingLen, chain, fields, rows, buffer };
+  }
+
+  async #commitPrepared(p: Prepared): Promise<void> {
+    if (this.#state !== "open") {
+      throw new TypeError(
+        `Cannot append: the writer for ${this.path} is ${this.#state}`,
+      );
+    }
     try {
-      if (rows) await this.#sidecar.append(rows);
-      if (chain.length > 0) {
-        await this.#rebuild(chain, pending, pendingLen, fields);
+      if (p.rows) await this.#sidecar.append(p.rows);
+      if (p.chain.length > 0) {
+        p.flushing?.();
+        await this.#rebuild(p.chain, p.pending, p.pendingLen, p.fields);
       } else {
-        await this.#commit(pending, pendingLen, fields, mask !== this.#mask);
+        await this.#commit(p.pending, p.pendingLen, p.fields, p.flushing);
       }
     } catch (err) {
       // The file still holds exactly the previous commit; reopening recovers
@@ -555,7 +638,8 @@ export class OhlcvWriter implements AsyncDisposable {
       await this.#fail();
       throw err;
     }
-    this.#apply(fields);
+    this.#disk = p.fields;
+    if (p.buffer && this.#buffers.length < 2) this.#buffers.push(p.buffer);
   }
 
   async #fail(): Promise<void> {
@@ -581,7 +665,6 @@ export class OhlcvWriter implements AsyncDisposable {
   /** Pass 1: checks every candle and plans promotions. Throws RangeError. */
   #validate(batch: CandleBatch, n: number, grid: boolean): Plan {
     const { time, open, high, low, close, volume } = batch;
-    const periodMs = this.#periodMs;
     // Times, finiteness and OHLC relations, in one tight loop; the slow path
     // only runs to build the error message.
     let prev = this.#count > 0 ? this.#last : -Infinity;
@@ -600,30 +683,7 @@ export class OhlcvWriter implements AsyncDisposable {
         this.#relationError(i, t, o, h, l, c);
       }
     }
-    // DENSE: one period between every adjacent pair; one hole clears it.
-    let dense = this.#dense;
-    let start = 0;
-    if (this.#count === 0) {
-      start = 1;
-      if (n >= 2) {
-        dense = periodMs > 0 && time[1]! - time[0]! === periodMs;
-        start = 2;
-      }
-    } else if (this.#count === 1) {
-      dense = periodMs > 0 && time[0]! - this.#last === periodMs;
-      start = 1;
-    }
-    if (dense) {
-      let p = start === 0 ? this.#last : time[start - 1]!;
-      for (let i = start; i < n; i++) {
-        const t = time[i]!;
-        if (t - p !== periodMs) {
-          dense = false;
-          break;
-        }
-        p = t;
-      }
-    }
+    const dense = this.#denseAfter(time, n);
     // Float32 deltas: promotion (grid) or errors (no grid), column by column.
     let mask = this.#mask;
     const events: number[] = [];
@@ -659,6 +719,36 @@ export class OhlcvWriter implements AsyncDisposable {
       }
     }
     return { events, mask, dense };
+  }
+
+  /** The DENSE flag after appending these times (already validated). */
+  #denseAfter(time: Float64Array, n: number): boolean {
+    const periodMs = this.#periodMs;
+    // DENSE: one period between every adjacent pair; one hole clears it.
+    let dense = this.#dense;
+    let start = 0;
+    if (this.#count === 0) {
+      start = 1;
+      if (n >= 2) {
+        dense = periodMs > 0 && time[1]! - time[0]! === periodMs;
+        start = 2;
+      }
+    } else if (this.#count === 1) {
+      dense = periodMs > 0 && time[0]! - this.#last === periodMs;
+      start = 1;
+    }
+    if (dense) {
+      let p = start === 0 ? this.#last : time[start - 1]!;
+      for (let i = start; i < n; i++) {
+        const t = time[i]!;
+        if (t - p !== periodMs) {
+          dense = false;
+          break;
+        }
+        p = t;
+      }
+    }
+    return dense;
   }
 
   #timeError(i: number, t: number, prev: number): never {
@@ -751,13 +841,19 @@ export class OhlcvWriter implements AsyncDisposable {
     records: Uint8Array,
     length: number,
     fields: HeaderFields,
-    layoutChanged: boolean,
+    flushing?: () => void,
   ): Promise<void> {
     const fh = this.#fh;
-    const rs = standardLayout(this.#mask).recordSize;
-    const extent = STANDARD_HEADER_SIZE + this.#count * rs;
+    const disk = this.#disk;
+    const layoutChanged = fields.mask !== disk.mask;
+    const rs = standardLayout(disk.mask).recordSize;
+    const extent = STANDARD_HEADER_SIZE + disk.count * rs;
     await writeFully(fh, records, 0, length, extent);
-    if (this.#durable) await fh.datasync();
+    if (this.#durable) {
+      const synced = fh.datasync();
+      flushing?.();
+      await synced;
+    } else flushing?.();
     await this.hooks.beforeHeaderWrite?.();
     const header = encodeHeader(fields);
     const headerLen = layoutChanged ? STANDARD_HEADER_SIZE : FIXED_HEADER_SIZE;
@@ -781,12 +877,13 @@ export class OhlcvWriter implements AsyncDisposable {
     const out = await open(tmp, "wx+");
     let renamed = false;
     try {
-      const oldRs = standardLayout(this.#mask).recordSize;
+      const disk = this.#disk;
+      const oldRs = standardLayout(disk.mask).recordSize;
       const newRs = standardLayout(fields.mask).recordSize;
       const inBuf = new Uint8Array(REBUILD_CHUNK * oldRs);
       let outPos = STANDARD_HEADER_SIZE;
-      for (let i = 0; i < this.#count; i += REBUILD_CHUNK) {
-        const n = Math.min(REBUILD_CHUNK, this.#count - i);
+      for (let i = 0; i < disk.count; i += REBUILD_CHUNK) {
+        const n = Math.min(REBUILD_CHUNK, disk.count - i);
         const len = n * oldRs;
         const got = await readFully(
           this.#fh,
@@ -802,15 +899,15 @@ export class OhlcvWriter implements AsyncDisposable {
           );
         }
         let bytes: Uint8Array = inBuf.subarray(0, len);
-        let from = this.#mask;
+        let from = disk.mask;
         for (const to of chain) {
           bytes = convertRecords(
             bytes,
             n,
             from,
             to,
-            this.#minmove,
-            this.#pricescale,
+            fields.minmove,
+            fields.pricescale,
           );
           from = to;
         }
@@ -843,35 +940,35 @@ export class OhlcvWriter implements AsyncDisposable {
    * in place. Later bars are checked against it for promotion.
    */
   setTickInfo(minmove: number, pricescale: number): Promise<void> {
-    return this.#serial(async () => {
+    try {
       this.#checkOpen("set the tick grid");
       const grid = checkGrid(minmove, pricescale)!;
       if (
         grid.minmove === this.#minmove && grid.pricescale === this.#pricescale
-      ) return;
-      const fields = this.#fields();
-      fields.minmove = grid.minmove;
-      fields.pricescale = grid.pricescale;
-      const header = encodeHeader(fields);
-      await writeFully(this.#fh, header, 0, FIXED_HEADER_SIZE, 0);
-      if (this.#durable) await this.#fh.datasync();
+      ) return this.#serial(() => Promise.resolve());
+      // Later batches are validated against the new grid right away.
       this.#minmove = grid.minmove;
       this.#pricescale = grid.pricescale;
-    });
-  }
-
-  #fields(): HeaderFields {
-    return {
-      mask: this.#mask,
-      count: this.#count,
-      first: this.#first,
-      last: this.#last,
-      dense: this.#dense,
-      intervalValue: this.#intervalValue,
-      intervalUnit: this.#intervalUnit,
-      minmove: this.#minmove,
-      pricescale: this.#pricescale,
-    };
+      return this.#serial(async () => {
+        if (this.#state !== "open") {
+          throw new TypeError(
+            `Cannot set the tick grid: the writer for ${this.path} is ${this.#state}`,
+          );
+        }
+        const fields = { ...this.#disk, ...grid };
+        const header = encodeHeader(fields);
+        try {
+          await writeFully(this.#fh, header, 0, FIXED_HEADER_SIZE, 0);
+          if (this.#durable) await this.#fh.datasync();
+        } catch (err) {
+          await this.#fail();
+          throw err;
+        }
+        this.#disk = fields;
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   /**
@@ -879,6 +976,7 @@ export class OhlcvWriter implements AsyncDisposable {
    * In replace mode renames the new file (and sidecar) over the old ones.
    */
   close(): Promise<void> {
+    this.#closing = true;
     return this.#serial(async () => {
       if (this.#state !== "open") return;
       this.#state = "closed";
@@ -908,6 +1006,7 @@ export class OhlcvWriter implements AsyncDisposable {
    * is deleted and the old file is left as it was). Releases the lock.
    */
   abort(_reason?: unknown): Promise<void> {
+    this.#closing = true;
     return this.#serial(async () => {
       if (this.#state !== "open") return;
       this.#state = "aborted";
@@ -930,13 +1029,30 @@ export class OhlcvWriter implements AsyncDisposable {
   }
 
   /**
-   * A `WritableStream` sink: each chunk is appended; closing the stream closes
-   * the writer; aborting it aborts the writer (committed data stays).
+   * A `WritableStream` sink: each chunk is validated and committed like
+   * {@linkcode OhlcvWriter.append} (a bad batch errors the stream at once).
+   * While one batch's records are being synced the next chunk is already
+   * validated; closing the stream waits for every commit and closes the
+   * writer. Aborting it aborts the writer (committed data stays).
    */
   get writable(): WritableStream<CandleBatch> {
     this.#writable ??= new WritableStream<CandleBatch>({
-      write: (batch) => this.append(batch),
-      close: () => this.close(),
+      write: async (batch) => {
+        // Validate and encode now; let the stream bring the next chunk while
+        // this batch's records are being synced.
+        let flushing!: () => void;
+        const started = new Promise<void>((resolve) => (flushing = resolve));
+        const commit = this.#enqueue(batch, flushing);
+        commit.catch(() => {}); // surfaced by the next write or close
+        const previous = this.#streamInflight;
+        this.#streamInflight = commit;
+        await previous;
+        await Promise.race([started, commit]);
+      },
+      close: async () => {
+        await this.#streamInflight;
+        await this.close();
+      },
       abort: (reason) => this.abort(reason),
     });
     return this.#writable;
