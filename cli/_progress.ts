@@ -221,33 +221,57 @@ export class ProgressRenderer {
     this.#o.write(parts.join("  ") + "\n");
   }
 
-  #line(t: Task): string {
+  #line(t: Task, labelWidth: number): string {
     const c = this.#o.color;
     const green = (s: string) => (c ? `\x1b[32m${s}\x1b[39m` : s);
     const red = (s: string) => (c ? `\x1b[31m${s}\x1b[39m` : s);
     const dim = (s: string) => (c ? `\x1b[2m${s}\x1b[22m` : s);
+    const cols = Math.max(40, this.#o.columns) - 1;
     const pct = this.#pct(t);
-    const width = 20;
-    const filled = pct === undefined ? 0 : Math.round((pct / 100) * width);
-    const bar = "█".repeat(filled) + "░".repeat(width - filled);
     const eta = this.#eta(t);
-    const label = t.label.length > 32
-      ? t.label.slice(0, 31) + "…"
-      : t.label.padEnd(32);
     const status = t.state === "running"
       ? `ETA ${eta === undefined ? "--:--" : fmtDuration(eta)}`
       : t.state === "done"
-      ? green(`done${t.note ? ` ${t.note}` : ""}`)
-      : red(`failed${t.note ? ` ${t.note}` : ""}`);
+      ? `done${t.note ? ` ${t.note}` : ""}`
+      : `failed${t.note ? ` ${t.note}` : ""}`;
+    const pctText = (pct === undefined ? "?" : pct.toFixed(0)).padStart(3) +
+      "%";
+    const candles = `${fmtInt(t.candles).padStart(9)} candles`;
+    const rate = `${fmtInt(this.#rate(t)).padStart(7)}/s`;
+    const reached = fmtTime(t.reached);
+    // Fit the terminal: drop the rate, then the time reached, then narrow
+    // the bar, then shorten the label.
+    let showRate = true;
+    let showReached = true;
+    let barWidth = 20;
+    let lw = labelWidth;
+    const total = () =>
+      lw + 2 + barWidth + 2 + pctText.length + 2 + candles.length +
+      (showRate ? 2 + rate.length : 0) +
+      (showReached ? 2 + reached.length : 0) +
+      2 + status.length;
+    if (total() > cols) showRate = false;
+    if (total() > cols) showReached = false;
+    if (total() > cols) barWidth = 10;
+    if (total() > cols) lw = Math.max(12, lw - (total() - cols));
+    const label = t.label.length > lw
+      ? t.label.slice(0, lw - 1) + "…"
+      : t.label.padEnd(lw);
+    const filled = pct === undefined ? 0 : Math.round((pct / 100) * barWidth);
+    const bar = "█".repeat(filled) + "░".repeat(barWidth - filled);
     return [
       label,
       t.state === "failed" ? red(bar) : green(bar),
-      (pct === undefined ? "  ?" : pct.toFixed(0)).padStart(3) + "%",
-      `${fmtInt(t.candles).padStart(10)} candles`,
-      `${fmtInt(this.#rate(t)).padStart(8)}/s`,
-      dim(fmtTime(t.reached)),
-      status,
-    ].join("  ");
+      pctText,
+      candles,
+      showRate ? rate : undefined,
+      showReached ? dim(reached) : undefined,
+      t.state === "running"
+        ? status
+        : t.state === "done"
+        ? green(status)
+        : red(status),
+    ].filter((x) => x !== undefined).join("  ");
   }
 
   #overall(): string {
@@ -285,7 +309,13 @@ export class ProgressRenderer {
   #draw(): void {
     if (!this.#o.tty || this.#stopped) return;
     const cols = Math.max(40, this.#o.columns);
-    const lines = [...this.#tasks.values()].map((t) => this.#line(t));
+    const labelWidth = Math.min(
+      32,
+      Math.max(...[...this.#tasks.values()].map((t) => t.label.length)),
+    );
+    const lines = [...this.#tasks.values()].map((t) =>
+      this.#line(t, labelWidth)
+    );
     if (this.#tasks.size > 1) lines.push(this.#overall());
     let out = "";
     if (this.#drawnLines > 0) out += `\x1b[${this.#drawnLines}A`;
