@@ -386,3 +386,96 @@ Deno.test("OhlcvReader range queries work on legacy v1 files", async () => {
   assert.equal(r.info.format, "v1");
   assert.equal(r.info.period, null);
 });
+
+/** The spec's snapping formulas, written out independently. */
+function pyRoundRef(x: number): number {
+  const f = Math.floor(x);
+  const d = x - f;
+  const r = d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+  return r === 0 ? 0 : r;
+}
+
+Deno.test("OhlcvReader grid snapping matches the spec formulas on NaN, huge, tie and off-grid values", async () => {
+  await withDir(async (dir) => {
+    const grids: [number, number][] = [[1, 100], [25, 1000], [1, 3], [7, 2]];
+    const opens = [
+      0,
+      1,
+      -1,
+      42000.01,
+      1e14,
+      3e15,
+      9e15,
+      1e-300,
+      NaN,
+      0.125,
+      2.5,
+    ];
+    const deltas = [0, 0.005, -0.015, 1e-7, 0.5, -2.5, NaN, 1e10, 3.0000001];
+    for (const [mm, ps] of grids) {
+      const rowsIn: CandleRow[] = [];
+      let t = T0;
+      for (const o of opens) {
+        for (const d of deltas) {
+          rowsIn.push([t, o, o + d, o - Math.abs(d), o + d / 3, 1]);
+          t += MIN;
+        }
+      }
+      // Write raw bytes (the writer would promote some of these columns).
+      const n = rowsIn.length;
+      const bytes = new Uint8Array(208 + n * 36);
+      const src = await Deno.readFile(join(FIXTURES, "btc_1m_dense.ohlcv"));
+      bytes.set(src.subarray(0, 208));
+      const dv = new DataView(bytes.buffer);
+      dv.setBigUint64(24, BigInt(n), true);
+      dv.setBigInt64(32, BigInt(rowsIn[0]![0]), true);
+      dv.setBigInt64(40, BigInt(rowsIn[n - 1]![0]), true);
+      dv.setUint16(22, 1, true);
+      dv.setUint32(56, mm, true);
+      dv.setUint32(60, ps, true);
+      rowsIn.forEach(([t, o, h, l, c, v], i) => {
+        const p = 208 + i * 36;
+        dv.setBigInt64(p, BigInt(t), true);
+        dv.setFloat64(p + 8, o, true);
+        dv.setFloat32(p + 16, h - o, true);
+        dv.setFloat32(p + 20, l - o, true);
+        dv.setFloat32(p + 24, c - o, true);
+        dv.setFloat64(p + 28, v, true);
+      });
+      const path = join(dir, `snap_${mm}_${ps}.ohlcv`);
+      await Deno.writeFile(path, bytes);
+      await using r = await OhlcvReader.open(path);
+      const b = await r.read();
+      const s = ps / mm;
+      for (let i = 0; i < n; i++) {
+        const p = 208 + i * 36;
+        const o = dv.getFloat64(p + 8, true);
+        let want = o;
+        if (!Number.isNaN(o)) {
+          const g = pyRoundRef(o * s) * mm / ps;
+          if (Math.abs(g - o) <= Math.abs(o) * 2 ** -52) want = g;
+        }
+        assert.ok(
+          Object.is(b.open[i], want),
+          `open ${o} grid ${mm}/${ps}: ${b.open[i]} vs ${want}`,
+        );
+        const cols = [b.high, b.low, b.close];
+        for (let k = 0; k < 3; k++) {
+          const d = dv.getFloat32(p + 16 + 4 * k, true);
+          const v = o + d;
+          let w = v;
+          if (!Number.isNaN(v)) {
+            const g = pyRoundRef(v * s) * mm / ps;
+            if (
+              Math.abs(g - v) <= Math.abs(d) * 2 ** -23 + Math.abs(v) * 2 ** -52
+            ) w = g;
+          }
+          assert.ok(
+            Object.is(cols[k]![i], w),
+            `row ${i} col ${k}: ${cols[k]![i]} vs ${w}`,
+          );
+        }
+      }
+    }
+  });
+});

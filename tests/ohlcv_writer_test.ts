@@ -940,3 +940,95 @@ Deno.test("OhlcvWriter replace mode replaces or deletes the sidecar on close", a
     assert.deepEqual(await listDir(dir), ["r.ohlcv"]);
   });
 });
+
+Deno.test("OhlcvWriter.append can be called again before the previous commit resolves", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "pipe.ohlcv");
+    const w = await OhlcvWriter.open(path, { period: "1" });
+    const a = w.append(batchFromRows(rows(3)));
+    const b = w.append(batchFromRows(rows(3, 3))); // validated against batch a
+    const bad = assert.rejects(
+      w.append(batchFromRows(rows(1, 2))), // older than batch b
+      /Candle 0 .*out of order/,
+    );
+    const grid = w.setTickInfo(1, 100);
+    const c = w.append(batchFromRows([[T0 + 6 * MIN, 1, 1.005, 1, 1, 1]])); // off the new grid
+    await Promise.all([a, b, grid, c, bad]);
+    assert.equal(w.count, 7);
+    assert.equal(w.recordSize, 40, "checked against the grid set before it");
+    await w.close();
+    await using r = await OhlcvReader.open(path);
+    assert.deepEqual(Array.from((await r.read()).time), [
+      ...rows(6).map((x) => x[0]),
+      T0 + 6 * MIN,
+    ]);
+  });
+});
+
+Deno.test("validateEncode36 takes the fast path only when the careful path agrees byte for byte", async () => {
+  const { validateEncode36, encodeStandard } = await import(
+    "../format/_codec.ts"
+  );
+  let x = 12345;
+  const rnd = () => {
+    x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
+    return x / 4294967296;
+  };
+  const grids: [number, number][] = [
+    [0, 0],
+    [1, 100],
+    [25, 1000],
+    [1, 2 ** 22],
+    [1, 100000000],
+  ];
+  let fast = 0;
+  for (const [mm, ps] of grids) {
+    for (let trial = 0; trial < 200; trial++) {
+      const n = 1 + Math.floor(rnd() * 20);
+      const data: CandleRow[] = [];
+      for (let i = 0; i < n; i++) {
+        const tick = mm ? mm / ps : 0.01;
+        const base = [1, 100, 42000, 5e12, 1e-6][Math.floor(rnd() * 5)]!;
+        const o = Math.round(base * (1 + rnd()) / tick) * tick;
+        const jitter = () => (rnd() < 0.1
+          ? tick * [0.5, 1e-13, 0.3, 2 ** -40][Math.floor(rnd() * 4)]!
+          : 0);
+        const h = o + Math.round(rnd() * 100) * tick + jitter();
+        const l = o - Math.round(rnd() * 100) * tick - jitter();
+        data.push([T0 + i * MIN, o, h, l, o, 1]);
+      }
+      const batch = batchFromRows(data);
+      const buf = new Uint8Array(n * 36);
+      const limit = mm ? resolutionLimit(mm / ps / 2) : 0;
+      const k = validateEncode36(batch, n, {
+        prev: -Infinity,
+        limit,
+        minmove: mm,
+        pricescale: ps,
+      }, new DataView(buf.buffer));
+      if (k !== n) continue;
+      fast++;
+      if (mm) {
+        for (let i = 0; i < n; i++) {
+          for (const c of [2, 3, 4]) {
+            assert.equal(
+              failsDelta(
+                data[i]![c]!,
+                data[i]![1],
+                mm / ps / 2,
+                ps / mm,
+                mm,
+                ps,
+              ),
+              false,
+            );
+          }
+        }
+      }
+      const ref = new Uint8Array(n * 36);
+      encodeStandard(batch, 0, n, 0, new DataView(ref.buffer), 0);
+      assert.deepEqual(buf, ref);
+    }
+  }
+  assert.ok(fast > 300, `fast path taken ${fast} times`);
+});
