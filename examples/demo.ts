@@ -19,6 +19,7 @@ import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { main } from "../cli.ts";
 import { startBinanceEmulator } from "../testing/binance_emulator.ts";
+import { OhlcvReader } from "../format/ohlcv_reader.ts";
 
 const DATA = "demo-data";
 const CONFIG = join(DATA, "config");
@@ -114,6 +115,23 @@ await step(
   ["download", "ccxt:BINANCE:BTC/USDT@1D", "--from", "2019-01-01", ...common],
   clock,
 );
+{
+  // The forming candle: the emulator serves the unfinished current minute,
+  // like a real exchange; it must not be stored as if it were final.
+  await using r = await OhlcvReader.open(
+    join(DATA, "ccxt_BINANCE_BTC_USDT_1.ohlcv"),
+  );
+  const forming = Math.floor(now / MIN) * MIN;
+  console.log(
+    `\nForming candle: the exchange also sent the unfinished ${
+      new Date(forming).toISOString().slice(11, 16)
+    } candle (the clock says ${
+      new Date(now).toISOString().slice(11, 19)
+    }); it was not stored: the 1-minute file ends at ${
+      new Date(r.info.last!).toISOString().slice(11, 16)
+    }.`,
+  );
+}
 
 await step("3. Inspect one result (format facts and gap summary)", [
   "inspect",

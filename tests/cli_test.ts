@@ -348,6 +348,40 @@ Deno.test("cli inspect, convert, providers, symbols and info print what they sho
     );
     assert.match(it.stdout, /^\[symbol\]$/m);
     assert.match(it.stdout, /^provider = "ccxt:BINANCE:BTC\/USDT@1D"$/m);
+
+    // download's own --list-symbols and --show-info print and download nothing.
+    const ls = await runCli([
+      "download",
+      "ccxt",
+      "binance",
+      "--list-symbols",
+      "--search",
+      "SHIB",
+      "--config-dir",
+      cfg,
+    ], { cwd: dir });
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.deepEqual(
+      lines(ls.stdout).map((l) => l.split(/\s+/)[0]),
+      ["BINANCE:SHIB/USDT"],
+    );
+    const show = await runCli([
+      "download",
+      "ccxt",
+      "BINANCE:HALF/USDT",
+      "-t",
+      "4h",
+      "--show-info",
+      "--config-dir",
+      cfg,
+    ], { cwd: dir });
+    assert.equal(show.code, 0, show.stderr);
+    assert.match(show.stdout, /^period = "240"$/m);
+    assert.match(show.stdout, /^mintick = 0\.50*$/m);
+    assert.ok(
+      !(await readdir(dir)).includes("data"),
+      "--show-info downloads nothing",
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -545,4 +579,61 @@ Deno.test("cli Capital.com download with --verbose never shows the credentials a
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+Deno.test("ProgressRenderer draws live bars with percent, rate, time reached, ETA and an overall line on a terminal", async () => {
+  const { ProgressRenderer } = await import("../cli/_progress.ts");
+  let clock = 1_000_000;
+  let out = "";
+  const p = new ProgressRenderer({
+    write: (t) => (out += t),
+    tty: true,
+    color: false,
+    columns: 160,
+    now: () => clock,
+    redrawMs: 60_000,
+  });
+  const from = Date.UTC(2024, 0, 1);
+  p.add("a", "ccxt:BINANCE:BTC/USDT@60", {
+    from,
+    to: from + 100 * H,
+    periodMs: H,
+  });
+  p.add("b", "ccxt:BINANCE:ETH/USDT@60", {
+    from,
+    to: from + 100 * H,
+    periodMs: H,
+  });
+  clock += 2000;
+  p.update("a", { candles: 50, reached: from + 49 * H });
+  p.finish("b", true, "+100");
+  p.stop();
+  const frame = out.slice(out.lastIndexOf("\x1b[3A"));
+  assert.match(
+    frame,
+    /BTC\/USDT@60\s+█{10}░{10}\s+50%\s+50 candles\s+25\/s\s+2024-01-03 01:00\s+ETA 0:02/,
+  );
+  assert.match(frame, /ETH\/USDT@60\s+█{20}\s+100%.*done \+100/);
+  assert.match(frame, /overall: 1\/2 done\s+75%\s+50 candles/);
+  assert.ok(!out.includes("\x1b[32m"), "no colours when color is false");
+  // Non-TTY: plain lines, at most one per task per interval.
+  let plain = "";
+  const q = new ProgressRenderer({
+    write: (t) => (plain += t),
+    tty: false,
+    color: false,
+    now: () => clock,
+  });
+  q.add("a", "X", { from, to: from + 100 * H, periodMs: H });
+  for (let i = 1; i <= 50; i++) {
+    q.update("a", { candles: i, reached: from + (i - 1) * H });
+  }
+  clock += 2500;
+  q.update("a", { candles: 60, reached: from + 59 * H });
+  q.finish("a", true);
+  assert.deepEqual(lines(plain).map((l) => l.split(/\s+/)[0]), [
+    "start",
+    "progress",
+    "done",
+  ]);
 });
