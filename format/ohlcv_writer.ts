@@ -216,9 +216,10 @@ export class OhlcvWriter implements AsyncDisposable {
     this.#replace = init.replace;
     this.#durable = init.durable;
     this.#period = init.tf.period;
-    this.#intervalValue = init.tf.value;
-    this.#intervalUnit = init.tf.headerUnit;
-    this.#periodMs = init.tf.value * unitMs(init.tf.headerUnit);
+    // An existing file keeps its own interval encoding (hours stay unit 3).
+    this.#intervalValue = init.fields.intervalValue;
+    this.#intervalUnit = init.fields.intervalUnit;
+    this.#periodMs = this.#intervalValue * unitMs(this.#intervalUnit);
     this.#fh = init.fh;
     this.#lock = init.lock;
     this.#sidecar = init.sidecar;
@@ -339,7 +340,7 @@ export class OhlcvWriter implements AsyncDisposable {
         throw e;
       }
       if (durable) await fsyncDir(path);
-      const sidecar = await Sidecar.open(sidecarPath(path), 0, durable, false);
+      const sidecar = await freshSidecar(path, durable);
       return new OhlcvWriter({
         path,
         filePath: path,
@@ -360,12 +361,7 @@ export class OhlcvWriter implements AsyncDisposable {
         await fh.close();
         const nfh = await OhlcvWriter.#createFile(path, fields, durable, false);
         fh = nfh;
-        const sidecar = await Sidecar.open(
-          sidecarPath(path),
-          0,
-          durable,
-          false,
-        );
+        const sidecar = await freshSidecar(path, durable);
         return new OhlcvWriter({
           path,
           filePath: path,
@@ -1078,6 +1074,13 @@ function firstUnencodable(
     if (!(d - d === 0)) return i;
   }
   return n;
+}
+
+/** A new `.ohlcv` starts without a sidecar: an orphan one is deleted. */
+async function freshSidecar(path: string, durable: boolean): Promise<Sidecar> {
+  const side = sidecarPath(path);
+  await unlink(side).catch(() => {});
+  return Sidecar.open(side, 0, durable, true);
 }
 
 function emptyFields(tf: Timeframe, grid: Grid | null): HeaderFields {

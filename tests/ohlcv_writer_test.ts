@@ -1032,3 +1032,45 @@ Deno.test("validateEncode36 takes the fast path only when the careful path agree
   }
   assert.ok(fast > 300, `fast path taken ${fast} times`);
 });
+
+Deno.test("OhlcvWriter keeps an hours-encoded interval (unit 3) when appending", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "h.ohlcv");
+    const src = await Deno.readFile(
+      new URL("./fixtures/pynecore/empty_5.ohlcv", import.meta.url),
+    );
+    const bytes = src.slice();
+    const dv = new DataView(bytes.buffer);
+    dv.setUint32(48, 1, true);
+    dv.setUint8(52, 3); // 1 hour, which reads back as period "60"
+    await Deno.writeFile(path, bytes);
+    const w = await OhlcvWriter.open(path, { period: "60" });
+    await w.append(batchFromRows([
+      [T0, 1, 2, 0.5, 1.5, 1],
+      [T0 + 3_600_000, 1, 2, 0.5, 1.5, 1],
+    ]));
+    assert.equal(w.dense, true);
+    await w.close();
+    const out = new DataView((await Deno.readFile(path)).buffer);
+    assert.equal(out.getUint32(48, true), 1);
+    assert.equal(out.getUint8(52), 3);
+    await using r = await OhlcvReader.open(path);
+    assert.equal(r.info.period, "60");
+    assert.equal(r.info.dense, true);
+  });
+});
+
+Deno.test("OhlcvWriter deletes an orphan sidecar when it creates a new file", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "o.ohlcv");
+    await Deno.writeTextFile(join(dir, "o.extra.csv"), "old\r\n1\r\n2\r\n");
+    const w = await OhlcvWriter.open(path, { period: "1" });
+    const b = batchFromRows(rows(1));
+    await w.append({ ...b, extra: [{ ask: 7 }] });
+    await w.close();
+    assert.equal(
+      await Deno.readTextFile(join(dir, "o.extra.csv")),
+      "ask\r\n7\r\n",
+    );
+  });
+});
