@@ -158,7 +158,9 @@ Examples:
   $ pyne-data inspect data/ccxt_BINANCE_BTC_USDT_1D.ohlcv
   $ pyne-data inspect data/ccxt_BINANCE_BTC_USDT_1D.ohlcv --json | jq .count`,
   convert: `
-By extension: .csv/.json -> .ohlcv, and .ohlcv -> .csv/.json.
+By extension: .csv/.json -> .ohlcv, .ohlcv -> .csv/.json (PyneCore's export shape),
+and .csv <-> .json. The period is inferred from the input when --timeframe is omitted;
+nothing is written when the input is bad.
 
 Examples:
   $ pyne-data convert btc.csv btc.ohlcv --timeframe 1D --minmove 1 --pricescale 100
@@ -364,7 +366,9 @@ function buildProgram(
       )
       .option("--minmove <n>", "tick grid numerator (with --pricescale)")
       .option("--pricescale <n>", "tick grid denominator (with --minmove)")
-      .option("--force", "overwrite an existing output file")
+      .option("--time-format <ms|iso>", "timestamps written to .csv/.json")
+      .option("--force", "overwrite an existing output file (atomically)")
+      .option("--json", "print the result as JSON on stdout")
       .addHelpText("after", EXAMPLES.convert),
   ).action(async (input: string, output: string, _o, cmd: Command) => {
     const m = await import("./cli/_file_commands.ts");

@@ -222,10 +222,23 @@ export async function convertCommand(
       "Convert .csv or .json to .ohlcv, or .ohlcv to .csv or .json.",
     );
   }
-  if ((inExt === ".ohlcv") === (outExt === ".ohlcv")) {
+  if (inExt === outExt) {
     throw new UsageError(
-      `Cannot convert ${input} to ${output}: exactly one side must be .ohlcv`,
-      "Convert .csv or .json to .ohlcv, or .ohlcv to .csv or .json.",
+      `Cannot convert ${input} to ${output}: both are ${inExt} files`,
+      "Convert .csv or .json to .ohlcv, .ohlcv to .csv or .json, or .csv to .json and back.",
+    );
+  }
+  const timeFormat = opts["timeFormat"];
+  if (timeFormat !== undefined && timeFormat !== "ms" && timeFormat !== "iso") {
+    throw new UsageError(
+      `--time-format must be "ms" or "iso", got "${timeFormat}"`,
+      "ms writes a `timestamp` column of Unix milliseconds (PyneCore's shape); iso writes ISO 8601 times.",
+    );
+  }
+  if (timeFormat !== undefined && outExt === ".ohlcv") {
+    throw new UsageError(
+      "--time-format applies only when writing .csv or .json",
+      "Drop it when writing .ohlcv.",
     );
   }
   let timeframe: string | undefined;
@@ -270,26 +283,31 @@ export async function convertCommand(
     }
   }
   const { convertFile } = await import("../format/convert.ts");
-  const options: Record<string, unknown> = {};
-  if (timeframe !== undefined) options["timeframe"] = timeframe;
-  if (minmove !== undefined) {
-    options["minmove"] = minmove;
-    options["pricescale"] = pricescale;
-  }
-  // deno-lint-ignore no-explicit-any
-  const result: any = await convertFile(input, output, options as any);
-  const count = typeof result === "number"
-    ? result
-    : result?.count ?? result?.candles;
+  const result = await convertFile(input, output, {
+    ...(timeframe !== undefined ? { timeframe } : {}),
+    ...(minmove !== undefined ? { minmove, pricescale: pricescale! } : {}),
+    ...(timeFormat !== undefined
+      ? { timeFormat: timeFormat as "ms" | "iso" }
+      : {}),
+    replace: opts["force"] === true,
+  });
+  const count = result.count;
   if (ctx.json) {
     ctx.out(
-      JSON.stringify({ input, output, count: count ?? null }) + "\n",
+      JSON.stringify({
+        input,
+        output,
+        count,
+        period: result.period,
+        first: iso(result.first),
+        last: iso(result.last),
+      }) + "\n",
     );
   } else {
     ctx.info(
-      `Converted ${input} -> ${output}${
-        count !== undefined ? ` (${fmtInt(count)} candles)` : ""
-      }\n`,
+      `Converted ${input} -> ${output} (${fmtInt(count)} candles${
+        result.period ? `, period ${result.period}` : ""
+      })\n`,
     );
   }
 }

@@ -174,9 +174,19 @@ const CASES: BadCase[] = [
     message: /unsupported extension/,
   },
   {
-    args: ["convert", "in.csv", "out.json"],
+    args: ["convert", "in.csv", "out.csv"],
     code: 2,
-    message: /exactly one side/,
+    message: /both are \.csv files/,
+  },
+  {
+    args: ["convert", "data/full.ohlcv", "out.csv", "--time-format", "unix"],
+    code: 2,
+    message: /--time-format/,
+  },
+  {
+    args: ["convert", "in.txt", "out.ohlcv", "--timeframe", "1D"],
+    code: 2,
+    message: /unsupported extension ".txt"/,
   },
   {
     args: ["convert", "in.csv", "out.ohlcv", "--minmove", "1"],

@@ -297,7 +297,7 @@ Deno.test("cli inspect, convert, providers, symbols and info print what they sho
     const back = join(dir, "btc.ohlcv");
     let c = await runCli(["convert", fixture, csv], { cwd: dir });
     assert.equal(c.code, 0, c.stderr);
-    assert.match(c.stderr, /Converted .* \(120 candles\)/);
+    assert.match(c.stderr, /Converted .* \(120 candles, period 1D\)/);
     c = await runCli([
       "convert",
       csv,
