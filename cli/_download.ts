@@ -535,17 +535,33 @@ async function runJobs(
   jobsIn: Job[],
   o: RunOptions,
 ): Promise<void> {
-  const providers = await openProviders(
-    ctx,
-    new Set(jobsIn.map((j) => j.provider)),
-    o.configDir,
-  );
+  // Open each provider once (its jobs share it, and so its rate limit). With
+  // several providers (update), one that cannot open fails only its files.
+  const names = new Set(jobsIn.map((j) => j.provider));
+  const providers = new Map<string, Provider>();
+  const openErrors = new Map<string, unknown>();
+  for (const name of names) {
+    try {
+      providers.set(
+        name,
+        (await openProviders(ctx, [name], o.configDir)).get(name)!,
+      );
+    } catch (e) {
+      if (names.size === 1) throw e;
+      openErrors.set(name, e);
+    }
+  }
   try {
     // Normalize symbols: a malformed symbol is a usage error.
     const seen = new Set<string>();
     const jobs: Job[] = [];
+    const unopened: JobResult[] = [];
     for (const j of jobsIn) {
-      const p = providers.get(j.provider)!;
+      const p = providers.get(j.provider);
+      if (!p) {
+        unopened.push({ job: j, ok: false, error: openErrors.get(j.provider) });
+        continue;
+      }
       let symbol: string;
       try {
         symbol = p.normalizeSymbol(j.symbol);
@@ -682,6 +698,7 @@ async function runJobs(
       ),
     );
     progress?.stop();
+    results.push(...unopened);
     renderSummary(ctx, results);
     const failed = results.filter((r) => !r.ok);
     if (ctx.signal.aborted || failed.some((r) => isAbortError(r.error))) {
