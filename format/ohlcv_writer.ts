@@ -494,9 +494,13 @@ export class OhlcvWriter implements AsyncDisposable {
   }
 
   /**
-   * Validates the whole batch (nothing is written when a candle is bad), then
-   * commits it: one write of all records, fsync, header, fsync. An empty batch
-   * does nothing. `batch.extra` goes to the `.extra.csv` sidecar.
+   * Validates the whole batch (nothing is written when a candle is bad: the
+   * promise rejects with a `RangeError` naming the candle), then commits it:
+   * one write of all records, fsync, header, fsync; the promise resolves once
+   * the batch is durable. An empty batch does nothing. `batch.extra` goes to
+   * the `.extra.csv` sidecar. `append` may be called again before the previous
+   * call resolves: each batch is validated at once (against the batches
+   * before it) and committed in call order.
    */
   append(batch: CandleBatch): Promise<void> {
     try {
