@@ -915,15 +915,23 @@ async function listSymbols(
   opts: Opts,
   configDir: string,
 ): Promise<void> {
+  const search = opts["search"] !== undefined
+    ? String(opts["search"])
+    : undefined;
+  let q = search;
+  if (exchange !== undefined) {
+    if (name === "ccxt") q = `${exchange.toUpperCase()}:${search ?? ""}`;
+    else if (search === undefined) q = exchange; // no exchanges: search text
+    else {
+      throw new UsageError(
+        `${name} has no exchanges; got "${exchange}" and --search "${search}"`,
+        `Use one search text: pyne-data symbols ${name} --search <text>`,
+      );
+    }
+  }
   const providers = await openProviders(ctx, [name], configDir);
   try {
     const p = providers.get(name)!;
-    const search = opts["search"] !== undefined
-      ? String(opts["search"])
-      : undefined;
-    const q = exchange !== undefined
-      ? `${exchange.toUpperCase()}:${search ?? ""}`
-      : search;
     const list = await p.listSymbols({
       search: q,
       signal: ctx.signal,
