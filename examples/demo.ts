@@ -58,7 +58,7 @@ const gap = { from: gapFrom, to: gapFrom + 3 * H };
 await using emulator = await startBinanceEmulator({
   now: () => now,
   gaps: [gap],
-  latencyMs: 8, // a little network-like delay so the progress is visible
+  latencyMs: 60, // a little network-like delay so the progress is visible
 });
 
 await rm(DATA, { recursive: true, force: true });
@@ -99,13 +99,13 @@ await step(
 );
 
 await step(
-  "2. Provider strings: two weeks of 1-minute and 5-minute candles, daily candles since 2019",
+  "2. Provider strings: a month of 1-minute and 5-minute candles, daily candles since 2019",
   [
     "download",
     "ccxt:BINANCE:BTC/USDT@1",
     "ccxt:BINANCE:ETH/USDT@5",
     "--from",
-    "14",
+    "30",
     ...common,
   ],
   clock,
