@@ -270,6 +270,8 @@ function buildProgram(
       "Download OHLCV candles (ccxt exchanges, Capital.com) into PyneCore .ohlcv files.",
     )
     .version(VERSION, "-V, --version", "print the version")
+    .option("-q, --quiet", "print only errors (any command)")
+    .option("-v, --verbose", "print diagnostics and stack traces (any command)")
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout(s),
