@@ -142,16 +142,25 @@ try {
   console.log(
     `${fmt(N)} candles, batches of ${
       fmt(BATCH)
-    }, ${ROUNDS} rounds (writer and raw alternate)`,
+    }, ${ROUNDS} rounds (raw and the writer variants alternate, order rotated)`,
   );
   const rawTimes: number[] = [], streamTimes: number[] = [];
   const appendTimes: number[] = [];
   const streamRatios: number[] = [], appendRatios: number[] = [];
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   for (let round = 0; round < ROUNDS; round++) {
-    const raw = await rawRun(rawPath, 36);
-    const ws = await writerRun(path, "stream");
-    const wa = await writerRun(path, "append");
+    // Rotate the order every round so no variant always runs first.
+    const runs = [
+      () => rawRun(rawPath, 36),
+      () => writerRun(path, "stream"),
+      () => writerRun(path, "append"),
+    ];
+    const times: number[] = [0, 0, 0];
+    for (let k = 0; k < 3; k++) {
+      const which = (k + round) % 3;
+      times[which] = await runs[which]!();
+    }
+    const [raw, ws, wa] = times as [number, number, number];
     rawTimes.push(raw);
     streamTimes.push(ws);
     appendTimes.push(wa);

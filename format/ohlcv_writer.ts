@@ -111,6 +111,11 @@ interface Prepared {
   buffer: Uint8Array | undefined;
   /** Called once the records are written and their fsync is under way. */
   flushing?: () => void;
+  /**
+   * Leave the header's fsync to the next commit's record fsync (or close):
+   * for the `writable` sink, whose writes do not promise durability.
+   */
+  deferHeaderSync?: boolean;
 }
 
 /** The outcome of validating a batch (pass 1): nothing is written yet. */
@@ -193,6 +198,8 @@ export class OhlcvWriter implements AsyncDisposable {
   #disk: HeaderFields;
   #state: "open" | "closed" | "aborted" | "failed" = "open";
   #closing = false;
+  /** A header was written whose fsync was deferred to the next fsync. */
+  #headerDirty = false;
   #queue: Promise<unknown> = Promise.resolve();
   #buffers: Uint8Array[] = [];
   #streamInflight: Promise<void> | undefined;
@@ -515,7 +522,11 @@ export class OhlcvWriter implements AsyncDisposable {
    * and queues its commit. Batches are committed in call order, so the next
    * batch can be validated while the previous one is being written.
    */
-  #enqueue(batch: CandleBatch, flushing?: () => void): Promise<void> {
+  #enqueue(
+    batch: CandleBatch,
+    flushing?: () => void,
+    deferHeaderSync = false,
+  ): Promise<void> {
     this.#checkOpen("append");
     assertCandleBatch(batch);
     const prepared = this.#prepare(batch);
@@ -524,6 +535,7 @@ export class OhlcvWriter implements AsyncDisposable {
       return this.#serial(() => Promise.resolve());
     }
     if (flushing) prepared.flushing = flushing;
+    prepared.deferHeaderSync = deferHeaderSync;
     return this.#serial(() => this.#commitPrepared(prepared));
   }
 
@@ -630,7 +642,13 @@ export class OhlcvWriter implements AsyncDisposable {
         p.flushing?.();
         await this.#rebuild(p.chain, p.pending, p.pendingLen, p.fields);
       } else {
-        await this.#commit(p.pending, p.pendingLen, p.fields, p.flushing);
+        await this.#commit(
+          p.pending,
+          p.pendingLen,
+          p.fields,
+          p.flushing,
+          p.deferHeaderSync ?? false,
+        );
       }
     } catch (err) {
       // The file still holds exactly the previous commit; reopening recovers
@@ -841,7 +859,8 @@ export class OhlcvWriter implements AsyncDisposable {
     records: Uint8Array,
     length: number,
     fields: HeaderFields,
-    flushing?: () => void,
+    flushing: (() => void) | undefined,
+    deferHeaderSync: boolean,
   ): Promise<void> {
     const fh = this.#fh;
     const disk = this.#disk;
@@ -853,12 +872,15 @@ export class OhlcvWriter implements AsyncDisposable {
       const synced = fh.datasync();
       flushing?.();
       await synced;
+      this.#headerDirty = false; // that fsync also covered an earlier header
     } else flushing?.();
     await this.hooks.beforeHeaderWrite?.();
     const header = encodeHeader(fields);
     const headerLen = layoutChanged ? STANDARD_HEADER_SIZE : FIXED_HEADER_SIZE;
     await writeFully(fh, header, 0, headerLen, 0);
-    if (this.#durable) await fh.datasync();
+    if (!this.#durable) return;
+    if (deferHeaderSync) this.#headerDirty = true;
+    else await fh.datasync();
   }
 
   /**
@@ -981,9 +1003,10 @@ export class OhlcvWriter implements AsyncDisposable {
       if (this.#state !== "open") return;
       this.#state = "closed";
       try {
-        if (this.#replace || !this.#durable) {
+        if (this.#replace || !this.#durable || this.#headerDirty) {
           await this.#fh.sync();
           await this.#sidecar.sync();
+          this.#headerDirty = false;
         }
         await this.#fh.close();
         await this.#sidecar.close();
@@ -1011,7 +1034,7 @@ export class OhlcvWriter implements AsyncDisposable {
       if (this.#state !== "open") return;
       this.#state = "aborted";
       try {
-        if (!this.#durable && !this.#replace) {
+        if ((!this.#durable || this.#headerDirty) && !this.#replace) {
           await this.#fh.sync().catch(() => {});
           await this.#sidecar.sync().catch(() => {});
         }
@@ -1032,8 +1055,12 @@ export class OhlcvWriter implements AsyncDisposable {
    * A `WritableStream` sink: each chunk is validated and committed like
    * {@linkcode OhlcvWriter.append} (a bad batch errors the stream at once).
    * While one batch's records are being synced the next chunk is already
-   * validated; closing the stream waits for every commit and closes the
-   * writer. Aborting it aborts the writer (committed data stays).
+   * validated, and a batch's header fsync is merged into the next batch's
+   * record fsync (the order of the spec's commit is kept: a header is only
+   * written after its records are on disk, so a crash loses at most the last
+   * batch and never leaves a bad file). Closing the stream waits for every
+   * commit, syncs and closes the writer; aborting it syncs what was committed
+   * and aborts the writer.
    */
   get writable(): WritableStream<CandleBatch> {
     this.#writable ??= new WritableStream<CandleBatch>({
@@ -1042,7 +1069,7 @@ export class OhlcvWriter implements AsyncDisposable {
         // this batch's records are being synced.
         let flushing!: () => void;
         const started = new Promise<void>((resolve) => (flushing = resolve));
-        const commit = this.#enqueue(batch, flushing);
+        const commit = this.#enqueue(batch, flushing, true);
         commit.catch(() => {}); // surfaced by the next write or close
         const previous = this.#streamInflight;
         this.#streamInflight = commit;
