@@ -436,10 +436,13 @@ export async function downloadCommand(
       });
     }
   }
-  if (opts["truncate"] === true && common.from === "continue") {
+  if (
+    opts["truncate"] === true &&
+    (common.from === "continue" || common.from === undefined)
+  ) {
     throw new UsageError(
-      "--truncate with --from continue makes no sense",
-      "Give a start date with --truncate, or drop --truncate to resume.",
+      "--truncate needs --from with a start date or a number of days",
+      "For example --truncate --from 2020-01-01; drop --truncate to resume instead.",
     );
   }
   await runJobs(ctx, jobs, {
@@ -639,8 +642,8 @@ async function runJobs(
         const id = String(i);
         const to = o.to ?? o.now ?? Date.now();
         progress?.add(id, job.label, {
-          from: typeof (job.from ?? o.from) === "number"
-            ? (job.from ?? o.from) as number
+          from: typeof (o.from ?? job.from) === "number"
+            ? (o.from ?? job.from) as number
             : undefined,
           to,
           periodMs: job.timeframe.ms,
@@ -648,7 +651,8 @@ async function runJobs(
         const provider = providers.get(job.provider)!;
         const statsBefore = { ...provider.stats };
         try {
-          const from = job.from ?? o.from;
+          // An explicit --from wins over a top-up's "continue".
+          const from = o.from ?? job.from;
           const options: DownloadOptions = {
             timeframe: job.timeframe,
             dataDir: o.dataDir,

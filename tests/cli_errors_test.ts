@@ -134,7 +134,12 @@ const CASES: BadCase[] = [
   {
     args: [...DL, "-t", "1D", "--truncate", "--from", "continue"],
     code: 2,
-    message: /--truncate/,
+    message: /--truncate needs --from/,
+  },
+  {
+    args: [...DL, "-t", "1D", "--truncate"],
+    code: 2,
+    message: /--truncate needs --from/,
   },
   {
     args: ["download", "nosuch", "--list-symbols"],

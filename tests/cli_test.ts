@@ -193,6 +193,32 @@ Deno.test("cli download fetches several symbols concurrently into exact files, t
     ], { cwd: dir });
     assert.equal(again.code, 0, again.stderr);
     assert.equal((again.stdout.match(/up to date/g) ?? []).length, 2);
+
+    // --truncate with an explicit --from replaces a file's data (via its path).
+    const tr = await runCli([
+      "download",
+      join("data", "ccxt_BINANCE_ETH_USDT_60.ohlcv"),
+      "--truncate",
+      "--from",
+      "2024-02-01",
+      "--config-dir",
+      cfg,
+      "--now",
+      new Date(now).toISOString(),
+      "--json",
+    ], { cwd: dir });
+    assert.equal(tr.code, 0, tr.stderr);
+    assert.equal(JSON.parse(tr.stdout).files[0].mode, "truncate");
+    assertSameCandles(
+      await readAll(join(dir, "data", "ccxt_BINANCE_ETH_USDT_60.ohlcv")),
+      emu.expectedCandles(
+        "ETHUSDT",
+        tf,
+        Date.UTC(2024, 1, 1),
+        now - 30 * 60_000,
+      ),
+      "ETH after --truncate",
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
