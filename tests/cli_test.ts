@@ -15,7 +15,7 @@ import { OhlcvReader, ohlcvRecordCount } from "../format/ohlcv_reader.ts";
 import { readSymbolInfo } from "../format/symbol_info_toml.ts";
 import { parseTimeframe } from "../format/timeframe.ts";
 import type { CandleBatch } from "../format/candle_batch.ts";
-import { FIXTURES, lines, runCli, spawnCli } from "./_cli_helpers.ts";
+import { FIXTURES, lines, ROOT, runCli, spawnCli } from "./_cli_helpers.ts";
 
 const H = 3_600_000;
 /** The fixed clock of the download tests: emulator and CLI (--now) agree. */
@@ -662,4 +662,42 @@ Deno.test("ProgressRenderer draws live bars with percent, rate, time reached, ET
     "progress",
     "done",
   ]);
+});
+
+Deno.test("examples/demo.ts runs offline with the task's permissions and its second run finds nothing new", async () => {
+  const dir = await tempDir();
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--config",
+        join(ROOT, "deno.json"),
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-sys",
+        "--allow-net=127.0.0.1",
+        join(ROOT, "examples", "demo.ts"),
+      ],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(out.stdout);
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.match(stdout, /3 missing periods while the market was open/);
+    assert.match(stdout, /Forming candle: .* it was not stored/);
+    assert.match(stdout, /^format\s+PyneCore v2/m);
+    assert.equal((stdout.match(/ up to date$/gm) ?? []).length, 6, stdout);
+    const files = (await readdir(join(dir, "demo-data"))).filter((f) =>
+      f.endsWith(".ohlcv")
+    );
+    assert.equal(files.length, 6);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
