@@ -703,7 +703,10 @@ async function runJobs(
     );
     progress?.stop();
     results.push(...unopened);
-    renderSummary(ctx, results);
+    // A single failed download is fully told by its error line.
+    if (ctx.json || results.length > 1 || results[0]?.ok) {
+      renderSummary(ctx, results);
+    }
     const failed = results.filter((r) => !r.ok);
     if (ctx.signal.aborted || failed.some((r) => isAbortError(r.error))) {
       throw new InterruptedError();

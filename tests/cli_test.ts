@@ -445,6 +445,7 @@ Deno.test("cli venue refusals exit 1 with one Error: line and create no data fil
       assert.equal(errs.length, 1, r.stderr);
       assert.match(errs[0]!, msg);
       assert.ok(!/^\s+at /m.test(r.stderr), "no stack trace");
+      assert.equal(r.stdout, "", "no summary table for a lone failure");
       assert.deepEqual(await readdir(dir), ["config"], args.join(" "));
       assert.deepEqual(await readdir(cfg), ["ccxt.toml"]);
     }
