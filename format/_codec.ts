@@ -270,8 +270,9 @@ export function validateEncode36(
     prev = t;
     const o = open[i]!, h = high[i]!, l = low[i]!, c = close[i]!;
     const v = volume[i]!;
-    // Any NaN or ±Infinity makes this non-zero (NaN).
-    if (o - o + (h - h) + (l - l) + (c - c) + (v - v) !== 0) return i;
+    // NaN or ±Infinity in open/high/low/close makes a delta NaN or infinite,
+    // which fails the |delta| < limit test below; volume is checked here.
+    if (v - v !== 0) return i;
     if (h < o || h < c || l > o || l > c) return i;
     const dh = h - o, dl = l - o, dc = c - o;
     if (
@@ -280,14 +281,15 @@ export function validateEncode36(
       return i;
     }
     if (grid) {
-      const xh = h * s, xl = l * s, xc = c * s;
-      const ah = Math.abs(xh), al = Math.abs(xl), ac = Math.abs(xc);
-      if (!(ah < TWO51 && al < TWO51 && ac < TWO51)) return i;
       // On the grid for certain (see EPS50); anything else: careful path.
+      // With |x| >= 2^51 a value is always within the tolerance, and the
+      // test then accepts (|r - x| <= 1 <= |x| * 2^-50) or, for an infinite
+      // x, sends the candle to the careful path.
+      const xh = h * s, xl = l * s, xc = c * s;
       if (
-        !(Math.abs(xh + M - M - xh) <= ah * EPS50 &&
-          Math.abs(xl + M - M - xl) <= al * EPS50 &&
-          Math.abs(xc + M - M - xc) <= ac * EPS50)
+        !(Math.abs(xh + M - M - xh) <= Math.abs(xh) * EPS50 &&
+          Math.abs(xl + M - M - xl) <= Math.abs(xl) * EPS50 &&
+          Math.abs(xc + M - M - xc) <= Math.abs(xc) * EPS50)
       ) return i;
     }
     const hi = Math.floor(t * INV_TWO32);
