@@ -152,7 +152,11 @@ async function openProviders(
         await reg.openProvider(name, {
           configDir,
           env: ctx.io.env,
-          log: (line: string) => ctx.log(line),
+          log: (line: string) => {
+            if (!ctx.verbose) return;
+            if (liveProgress) liveProgress.log(`[verbose] ${line}`);
+            else ctx.log(line);
+          },
         }),
       );
     }
@@ -530,6 +534,9 @@ interface RunOptions {
   showInfo: boolean;
 }
 
+/** The progress display in use, so diagnostics print above it. */
+let liveProgress: ProgressRenderer | undefined;
+
 /** How many symbols download at once (each with its own page concurrency). */
 const SYMBOL_PARALLELISM = 6;
 
@@ -629,6 +636,7 @@ async function runJobs(
       color: ctx.color,
       columns: ctx.io.columns,
     });
+    liveProgress = progress;
     const results: JobResult[] = new Array(jobs.length);
     let next = 0;
     const worker = async () => {
@@ -702,6 +710,7 @@ async function runJobs(
       ),
     );
     progress?.stop();
+    liveProgress = undefined;
     results.push(...unopened);
     // A single failed download is fully told by its error line.
     if (ctx.json || results.length > 1 || results[0]?.ok) {

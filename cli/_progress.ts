@@ -164,6 +164,24 @@ export class ProgressRenderer {
     else this.#draw();
   }
 
+  /**
+   * Prints a line (a diagnostic) without disturbing the display: on a
+   * terminal above the live lines, which are then redrawn.
+   */
+  log(line: string): void {
+    const text = line.endsWith("\n") ? line : line + "\n";
+    if (!this.#o.tty || this.#stopped || this.#drawnLines === 0) {
+      this.#o.write(text);
+      return;
+    }
+    let out = `\x1b[${this.#drawnLines}A`;
+    for (let i = 0; i < this.#drawnLines; i++) out += "\r\x1b[2K\n";
+    out += `\x1b[${this.#drawnLines}A\r` + text;
+    this.#drawnLines = 0;
+    this.#o.write(out);
+    this.#draw();
+  }
+
   /** Stops redrawing; leaves the last frame on screen. */
   stop(): void {
     if (this.#stopped) return;

@@ -702,3 +702,28 @@ Deno.test("examples/demo.ts runs offline with the task's permissions and its sec
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+Deno.test("ProgressRenderer.log prints a diagnostic above the live lines and redraws them", async () => {
+  const { ProgressRenderer } = await import("../cli/_progress.ts");
+  let out = "";
+  const p = new ProgressRenderer({
+    write: (t) => (out += t),
+    tty: true,
+    color: false,
+    columns: 120,
+    redrawMs: 60_000,
+  });
+  p.add("a", "AAA", { from: 0, to: 10 * H, periodMs: H });
+  p.add("b", "BBB", { from: 0, to: 10 * H, periodMs: H });
+  p.finish("b", true); // draws 3 lines (2 tasks + overall)
+  out = "";
+  p.log("[verbose] GET /klines -> 200");
+  p.stop();
+  // Up 3, clear 3, up 3, the diagnostic, then the display drawn anew below.
+  assert.ok(out.startsWith("\x1b[3A"), JSON.stringify(out));
+  const at = out.indexOf("[verbose] GET /klines -> 200\n");
+  assert.ok(at > 0);
+  const after = out.slice(at);
+  assert.ok(after.indexOf("AAA") > 0 && after.indexOf("BBB") > 0);
+  assert.ok(after.includes("overall: 1/2 done"));
+});
