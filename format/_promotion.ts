@@ -39,10 +39,10 @@ export const F32_OVERFLOW = 2 ** 128 - 2 ** 103;
  */
 export const EPS50 = 2 ** -50;
 /** See {@linkcode EPS50}. */
-export const EPS46 = 2 ** -46;
+const EPS46 = 2 ** -46;
 
 /** 2^-48, the writer's off-grid tolerance factor. */
-export const GRID_WRITE_TOLERANCE = 2 ** -48;
+const GRID_WRITE_TOLERANCE = 2 ** -48;
 /** 2^-52. */
 export const EPS52 = 2 ** -52;
 /** 2^-23. */
