@@ -1074,3 +1074,46 @@ Deno.test("OhlcvWriter deletes an orphan sidecar when it creates a new file", as
     );
   });
 });
+
+Deno.test("OhlcvWriter rebuilds a file larger than one rebuild chunk exactly like a single-batch write", async () => {
+  const { CandleGenerator } = await import("../testing/candle_generator.ts");
+  const { concatBatches } = await import("../format/candle_batch.ts");
+  await withDir(async (dir) => {
+    const gen = new CandleGenerator({ seed: "REBUILD", basePrice: 3000 });
+    const base = gen.batch(T0, T0 + 70_000 * MIN, MIN);
+    const off = batchFromRows([[
+      T0 + 70_000 * MIN,
+      3000,
+      3000.5,
+      2999,
+      3000.123,
+      1,
+    ]]);
+    const a = join(dir, "a.ohlcv");
+    const wa = await OhlcvWriter.open(a, {
+      period: "1",
+      minmove: 1,
+      pricescale: 100,
+    });
+    await wa.append(base);
+    await wa.append(off); // later-bar promotion: rebuild through a temp file
+    await wa.close();
+    const b = join(dir, "b.ohlcv");
+    const wb = await OhlcvWriter.open(b, {
+      period: "1",
+      minmove: 1,
+      pricescale: 100,
+    });
+    await wb.append(concatBatches([base, off])); // same promotion inside one batch
+    await wb.close();
+    const bytes = await Deno.readFile(a);
+    assert.deepEqual(bytes, await Deno.readFile(b));
+    assert.equal(new DataView(bytes.buffer).getUint32(16, true), 40);
+    await using r = await OhlcvReader.open(a);
+    assert.equal(r.count, 70_001);
+    const all = await r.read();
+    assert.equal(all.close[70_000], 3000.123);
+    assert.deepEqual(all.high.subarray(0, 70_000), base.high);
+    assert.deepEqual(await listDir(dir), ["a.ohlcv", "b.ohlcv"]);
+  });
+});
