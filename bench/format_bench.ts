@@ -159,12 +159,17 @@ try {
   console.log(
     `${fmt(N)} candles, batches of ${
       fmt(BATCH)
-    }, ${ROUNDS} rounds (raw and the writer variants alternate, order rotated)`,
+    }, ${ROUNDS} rounds after a warm-up (raw and the writer variants alternate, order rotated)`,
   );
   const rawTimes: number[] = [], streamTimes: number[] = [];
   const appendTimes: number[] = [];
   const streamRatios: number[] = [], appendRatios: number[] = [];
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
+  // Warm-up (JIT, page cache): one untimed run of each variant.
+  await rawRun(rawPath, 36, "node");
+  await rawRun(rawPath, 36, "deno");
+  await writerRun(path, "stream");
+  await writerRun(path, "append");
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order every round so no variant always runs first.
     const runs = [
