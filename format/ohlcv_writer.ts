@@ -1059,25 +1059,38 @@ export class OhlcvWriter implements AsyncDisposable {
    * record fsync (the order of the spec's commit is kept: a header is only
    * written after its records are on disk, so a crash loses at most the last
    * batch and never leaves a bad file). Closing the stream waits for every
-   * commit, syncs and closes the writer; aborting it syncs what was committed
-   * and aborts the writer.
+   * commit, syncs and closes the writer; aborting it, or a bad batch, syncs
+   * what was committed and aborts the writer.
    */
   get writable(): WritableStream<CandleBatch> {
     this.#writable ??= new WritableStream<CandleBatch>({
       write: async (batch) => {
-        // Validate and encode now; let the stream bring the next chunk while
-        // this batch's records are being synced.
-        let flushing!: () => void;
-        const started = new Promise<void>((resolve) => (flushing = resolve));
-        const commit = this.#enqueue(batch, flushing, true);
-        commit.catch(() => {}); // surfaced by the next write or close
-        const previous = this.#streamInflight;
-        this.#streamInflight = commit;
-        await previous;
-        await Promise.race([started, commit]);
+        try {
+          // Validate and encode now; let the stream bring the next chunk
+          // while this batch's records are being synced.
+          let flushing!: () => void;
+          const started = new Promise<void>((resolve) => (flushing = resolve));
+          const commit = this.#enqueue(batch, flushing, true);
+          commit.catch(() => {}); // surfaced by the next write or close
+          const previous = this.#streamInflight;
+          this.#streamInflight = commit;
+          await previous;
+          await Promise.race([started, commit]);
+        } catch (err) {
+          // The stream is errored and will not call abort(): stop the writer
+          // here (committed batches stay, the lock is released).
+          await this.#streamInflight?.catch(() => {});
+          await this.abort(err);
+          throw err;
+        }
       },
       close: async () => {
-        await this.#streamInflight;
+        try {
+          await this.#streamInflight;
+        } catch (err) {
+          await this.abort(err);
+          throw err;
+        }
         await this.close();
       },
       abort: (reason) => this.abort(reason),

@@ -1117,3 +1117,24 @@ Deno.test("OhlcvWriter rebuilds a file larger than one rebuild chunk exactly lik
     assert.deepEqual(await listDir(dir), ["a.ohlcv", "b.ohlcv"]);
   });
 });
+
+Deno.test("OhlcvWriter.writable errors on a bad batch, keeps the committed ones and releases the lock", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "bad.ohlcv");
+    const w = await OhlcvWriter.open(path, { period: "1" });
+    const chunks = [
+      batchFromRows(rows(3)),
+      batchFromRows(rows(2, 3)),
+      batchFromRows([[T0 + 9 * MIN, 100, 99, 98, 99.5, 1]]), // high < open
+      batchFromRows(rows(2, 20)),
+    ];
+    await assert.rejects(
+      ReadableStream.from(chunks).pipeTo(w.writable),
+      /Candle 0 of the batch .*high 99 is below/,
+    );
+    await assert.rejects(Deno.stat(`${path}.lock`), Deno.errors.NotFound);
+    await assert.rejects(w.append(batchFromRows(rows(1, 30))), /aborted/);
+    await using r = await OhlcvReader.open(path);
+    assert.equal(r.count, 5);
+  });
+});
