@@ -92,6 +92,8 @@ export class CapitalComClient {
   /** Counts logins, so concurrent requests that all met an expired session renew it once. */
   #generation = 0;
   #closed = false;
+  /** The venue's clock from the last response's `Date` header, with the local time it came. */
+  #venue: { server: number; at: number } | undefined;
 
   /** Creates a client; nothing is sent until the first request. */
   constructor(options: CapitalComClientOptions) {
@@ -101,6 +103,18 @@ export class CapitalComClient {
   /** True while a session is open. */
   get loggedIn(): boolean {
     return this.#cst !== undefined;
+  }
+
+  /**
+   * The venue's current time estimated from the `Date` header of the last
+   * response plus the (monotonic) time since it arrived, in ms; `undefined`
+   * before the first response. The header is truncated to whole seconds and
+   * was written before the response travelled, so the estimate is never
+   * ahead of the venue's clock.
+   */
+  venueNow(): number | undefined {
+    const v = this.#venue;
+    return v ? v.server + (performance.now() - v.at) : undefined;
   }
 
   #redact(text: string): string {
@@ -184,6 +198,10 @@ export class CapitalComClient {
         transient: true,
       });
     }
+    const date = Date.parse(res.headers.get("Date") ?? "");
+    if (Number.isFinite(date)) {
+      this.#venue = { server: date, at: performance.now() };
+    }
     // Rotated tokens replace the old ones.
     const cst = res.headers.get("CST");
     const token = res.headers.get("X-SECURITY-TOKEN");
@@ -251,7 +269,7 @@ export class CapitalComClient {
         { "X-CAP-API-KEY": c.apiKey },
         undefined,
         signal,
-        this.#o.loginLimiter,
+        this.#o.limiter, // only POST /session is held to 1 per second
       );
       if (r.status !== 200) throw this.#loginFailure(r);
       const body = r.body as { encryptionKey?: unknown; timeStamp?: unknown };

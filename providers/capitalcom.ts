@@ -273,6 +273,7 @@ export class CapitalComProvider implements Provider {
   readonly #clients = new Map<string, CapitalComClient>();
   readonly #secrets = new Set<string>();
   #disposed = false;
+  #skewLogged = false;
 
   /** Creates the provider; nothing is read or sent until first use. */
   constructor(options: CapitalComProviderOptions = {}) {
@@ -311,6 +312,26 @@ export class CapitalComProvider implements Provider {
 
   #now(): number {
     return this.#options.now ? this.#options.now() : Date.now();
+  }
+
+  /**
+   * The time that decides which bars are final and where windows may end:
+   * this computer's clock, or the venue's (from its `Date` headers) when
+   * that is behind, so a fast local clock never makes a forming bar final.
+   */
+  #venueNow(client: CapitalComClient): number {
+    const local = this.#now();
+    const venue = client.venueNow();
+    if (venue === undefined || venue >= local) return local;
+    if (!this.#skewLogged && local - venue > 2000) {
+      this.#skewLogged = true;
+      this.#log(
+        `Capital.com's clock is ${
+          Math.round((local - venue) / 1000)
+        } s behind this computer's; using the venue's clock to tell closed bars from forming ones`,
+      );
+    }
+    return venue;
   }
 
   async #settings(
@@ -577,7 +598,7 @@ export class CapitalComProvider implements Provider {
       // short of now (only forming bars start later).
       const lastMinute = Math.min(
         Math.ceil(end / MINUTE) * MINUTE - MINUTE,
-        Math.floor(this.#now() / MINUTE) * MINUTE - job.horizon,
+        Math.floor(this.#venueNow(client) / MINUTE) * MINUTE - job.horizon,
       );
       if (cursor > lastMinute) return undefined;
       const w: [number, number] = [
@@ -612,13 +633,15 @@ export class CapitalComProvider implements Provider {
         if (!r) break;
         if (r.error !== undefined) throw r.error;
         r.bars.sort((a, b) => a.t - b.t); // ascending, whatever the venue sent
-        const bars = r.bars.filter((p) =>
-          p.t >= request.from && p.t < end && p.t > after && p.t > last
-        );
-        if (bars.length > 0) {
-          last = bars[bars.length - 1]!.t;
-          yield toBatch(bars, request.extraData === true);
+        const bars: ParsedBar[] = [];
+        for (const p of r.bars) {
+          // In range, and each time once (pages may overlap or repeat bars).
+          if (p.t >= request.from && p.t < end && p.t > after && p.t > last) {
+            bars.push(p);
+            last = p.t;
+          }
         }
+        if (bars.length > 0) yield toBatch(bars, request.extraData === true);
         if (r.forming || r.stalled) break;
       }
     } finally {
@@ -667,15 +690,18 @@ export class CapitalComProvider implements Provider {
           }
           continue;
         }
-        const now = this.#now();
+        const now = this.#venueNow(job.client);
         if (
           err.code === "error.invalid.daterange" && e >= now - SKEW_HORIZON
         ) {
           // A window ending near now was refused as lying in the future: this
-          // computer's clock is ahead of the venue's. End windows further back;
-          // the skipped minutes come with the next top-up.
-          const limit = Math.floor(now / MINUTE) * MINUTE - SKEW_HORIZON;
-          if (job.horizon < SKEW_HORIZON) {
+          // computer's clock is ahead of the venue's. End windows before the
+          // venue's now (known from its Date header), or, without that,
+          // further back; skipped minutes come with the next top-up.
+          const known = job.client.venueNow() !== undefined;
+          const limit = Math.floor(now / MINUTE) * MINUTE -
+            (known ? MINUTE : SKEW_HORIZON);
+          if (!known && job.horizon < SKEW_HORIZON) {
             job.horizon = SKEW_HORIZON;
             this.#log(
               `Capital.com refused a window ending at ${
@@ -695,7 +721,7 @@ export class CapitalComProvider implements Provider {
       const prices = Array.isArray(body?.prices)
         ? body.prices as PriceBar[]
         : [];
-      const now = this.#now();
+      const now = this.#venueNow(job.client);
       let lastSeen = -Infinity;
       for (const p of prices) {
         const t = parseCapitalComTime(p?.snapshotTimeUTC);

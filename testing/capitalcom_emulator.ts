@@ -288,6 +288,11 @@ export interface CapitalComEmulatorOptions {
   readonly rsaBits?: number | undefined;
   /** Faults active from the start. */
   readonly faults?: readonly EmulatorFault[] | undefined;
+  /**
+   * Send the venue's time (`now`) in each answer's `Date` header, as the real
+   * service does; `false` sends no `Date` header at all. @default {true}
+   */
+  readonly dateHeader?: boolean | undefined;
 }
 
 /** A running emulator. */
@@ -977,6 +982,10 @@ export async function startCapitalComEmulator(
         time: arrived,
       });
     };
+    // Like the real service, every answer carries the venue's time (from the
+    // injectable clock).
+    if (options.dateHeader === false) res.sendDate = false;
+    else res.setHeader("Date", new Date(arrived).toUTCString());
     const ctx = { headers: {} as Record<string, string> };
     handle(req, res, ctx).then(
       (r) => record(r.status, r.errorCode),

@@ -180,8 +180,11 @@ Deno.test("CapitalComProvider candles drop the forming bar", async () => {
   assert.equal(last.status, 200, "the emulator did serve the forming bar");
 });
 
-Deno.test("CapitalComProvider copes with a clock ahead of the venue's", async () => {
-  await using s = await setup({ provider: { now: () => NOW + 180_000 } });
+Deno.test("CapitalComProvider copes with a clock ahead of a venue that sends no Date header", async () => {
+  await using s = await setup({
+    emu: { dateHeader: false },
+    provider: { now: () => NOW + 180_000 },
+  });
   const from = NOW - 5 * H;
   const { all } = await collect(s.provider.candles({
     symbol: "EURUSD",
@@ -199,6 +202,32 @@ Deno.test("CapitalComProvider copes with a clock ahead of the venue's", async ()
     "the emulator refused the window ending in its future",
   );
   assert.ok(s.logs.some((l) => l.includes("clock ahead")));
+});
+
+Deno.test("CapitalComProvider judges forming bars by the venue's clock when this computer's is ahead", async () => {
+  // The venue is at 10:58:30, this computer at 11:01:30: the venue's 10:00
+  // hour bar is still forming although the local clock says it has closed.
+  const venue = Date.UTC(2025, 0, 15, 10, 58, 30);
+  for (const period of ["60", "1"]) {
+    await using s = await setup({
+      clock: () => venue,
+      provider: { now: () => venue + 180_000 },
+    });
+    const from = venue - 5 * H;
+    const { all } = await collect(s.provider.candles({
+      symbol: "EURUSD",
+      timeframe: parseTimeframe(period),
+      from,
+      to: venue + D,
+    }));
+    const want = s.emu.bars("EURUSD", period, from, venue + D);
+    assertSameBars(all, want, `skewed clock ${period}`);
+    assert.ok(
+      all.time.at(-1)! + parseTimeframe(period).ms <= venue,
+      "the last bar had closed at the venue",
+    );
+    assert.ok(s.logs.some((l) => l.includes("180 s behind this computer's")));
+  }
 });
 
 Deno.test("CapitalComProvider candles carry ask prices and the spread as extra data aligned with the bars", async () => {
