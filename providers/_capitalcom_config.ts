@@ -282,20 +282,29 @@ const KEY_INFO = [
   ["password", "password", CAPITALCOM_ENV.password],
 ] as const;
 
+/** `a`, `a and b`, `a, b and c`. */
+function listing(items: readonly string[]): string {
+  return items.length < 2
+    ? items.join("")
+    : `${items.slice(0, -1).join(", ")} and ${items.at(-1)}`;
+}
+
 /**
- * The credentials, or a `ProviderError` naming each missing key, the file to
- * set it in and the environment variable that can carry it instead.
+ * The credentials, or a one-line `ProviderError` naming each missing key, the
+ * file to set it in and the environment variable that can carry it instead.
  */
 export function requireCredentials(
   settings: CapitalComSettings,
 ): CapitalComCredentials {
   const missing = KEY_INFO.filter(([field]) => !settings[field]);
   if (missing.length > 0) {
-    const what = missing.map(([, key, envName]) =>
-      `"${key}" (or the environment variable ${envName})`
-    ).join(", ");
+    const keys = listing(missing.map(([, key]) => key));
+    const vars = listing(missing.map(([, , envName]) => envName));
+    const one = missing.length === 1;
     throw new ProviderError(
-      `Capital.com credentials missing: set ${what} in the [capitalcom] table of ${settings.configPath}`,
+      `Capital.com credentials missing: set ${keys} in the [capitalcom] table of ${settings.configPath}, or the environment variable${
+        one ? "" : "s"
+      } ${vars}`,
       { code: "credentials.missing" },
     );
   }
