@@ -23,11 +23,15 @@
  * @module
  */
 
-import { mkdir, stat } from "node:fs/promises";
+import { mkdir, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { CandleBatch, CandleRow } from "../format/candle_batch.ts";
+import {
+  batchFromRows,
+  type CandleBatch,
+  type CandleRow,
+} from "../format/candle_batch.ts";
 import { FormatError } from "../format/format_error.ts";
-import { OhlcvReader } from "../format/ohlcv_reader.ts";
+import { OhlcvReader, ohlcvRecordCount } from "../format/ohlcv_reader.ts";
 import { OhlcvWriter } from "../format/ohlcv_writer.ts";
 import {
   formatProviderString,
@@ -103,10 +107,21 @@ export interface DownloadOptions {
   readonly progressIntervalMs?: number | undefined;
   /** The clock, Unix ms (injectable for tests). @default {Date.now} */
   readonly now?: (() => number) | undefined;
-  /** What to do with invalid candles (see `ValidateStream`). @default {"error"} */
+  /**
+   * What to do with invalid candles (see `ValidateStream`): `"drop"` leaves
+   * them out of the file and counts them in the summary (`validation`, with
+   * the first `issues`; the hole they leave shows as an anomaly gap), so one
+   * bad candle at a venue cannot block a download and every later top-up;
+   * `"error"` stops the download at the first one (the candles committed
+   * before it stay). @default {"drop"}
+   */
   readonly validation?: ValidationPolicy | undefined;
-  /** Accept NaN prices/volumes (venues without volume). @default {false} */
-  readonly allowNaN?: boolean | undefined;
+  /**
+   * Accept NaN values: `"volume"` stores a missing volume as NaN (venues
+   * without volume; PyneCore reads it as `na`), `true` also NaN prices,
+   * `false` treats any NaN as invalid. @default {"volume"}
+   */
+  readonly allowNaN?: boolean | "volume" | undefined;
   /** fsync every committed batch. @default {true} */
   readonly durable?: boolean | undefined;
   /** Days back when there is no file and no `from`. @default {365} */
@@ -238,6 +253,23 @@ function firstOnGrid(tf: Timeframe, t: number): number {
   return p < t ? nextPeriodStart(tf, p) : p;
 }
 
+/** Adds the gap between `last` and a candle at `next` to the totals. */
+async function joinGaps(
+  tf: Timeframe,
+  info: SymbolInfo,
+  last: number,
+  next: number,
+  totals: Totals,
+): Promise<void> {
+  const gaps = new GapStream({ timeframe: tf, symbolInfo: info, after: last });
+  await ReadableStream.from([batchFromRows([[next, 0, 0, 0, 0, 0]])])
+    .pipeThrough(gaps)
+    .pipeTo(new WritableStream());
+  totals.gaps.push(...gaps.gaps);
+  totals.closedPeriods += gaps.closedPeriods;
+  totals.anomalyPeriods += gaps.anomalyPeriods;
+}
+
 /**
  * Downloads candles of `symbol` from `provider` into an `.ohlcv` file (with a
  * symbol-info `.toml` beside it) and returns a summary.
@@ -337,7 +369,8 @@ export async function download(
     minmove: number;
     pricescale: number;
   } | undefined;
-  if (!truncate && await exists(path)) {
+  const fileExisted = await exists(path);
+  if (!truncate && fileExisted) {
     const reader = await OhlcvReader.open(path);
     try {
       const info = reader.info;
@@ -398,7 +431,8 @@ export async function download(
       : nextPeriodStart(tf, old.last);
     mode = "append";
   }
-  if (mode !== "append" && fromMs >= toMs) {
+  // (A top-up without a start date may find nothing to do: "up to date".)
+  if ((mode !== "append" || typeof fromInput === "number") && fromMs >= toMs) {
     throw new RangeError(
       `download: the start ${
         new Date(fromMs).toISOString()
@@ -414,6 +448,7 @@ export async function download(
   const info = await provider.symbolInfo(sym, tf);
   signal?.throwIfAborted();
   await mkdir(dirname(path), { recursive: true });
+  const tomlExisted = await exists(tomlPath);
 
   const grid = mode === "prepend" && old && old.pricescale > 0
     ? { minmove: old.minmove, pricescale: old.pricescale }
@@ -426,6 +461,21 @@ export async function download(
     durable: options.durable ?? true,
     ...(grid ?? {}),
   });
+  // The file was read before its lock was taken: another writer may have
+  // changed it in between. Starting from a stale end would fail half-way.
+  if (mode === "append" || mode === "prepend") {
+    const count = mode === "append"
+      ? writer.count
+      : await ohlcvRecordCount(path);
+    if (count !== old!.count) {
+      await writer.abort();
+      throw new Error(
+        `Cannot download into ${path}: another writer changed it (${
+          old!.count
+        } candles, now ${count}) while this download started; run it again`,
+      );
+    }
+  }
 
   const totals: Totals = {
     written: 0,
@@ -487,8 +537,8 @@ export async function download(
       const dedupe = new DedupeStream({ after });
       const validate = new ValidateStream({
         timeframe: tf,
-        policy: options.validation,
-        allowNaN: options.allowNaN,
+        policy: options.validation ?? "drop",
+        allowNaN: options.allowNaN ?? "volume",
       });
       const gaps = new GapStream({
         timeframe: tf,
@@ -544,6 +594,10 @@ export async function download(
 
     if (mode === "prepend") {
       await segment(fromMs, Math.min(old!.first, toMs), undefined);
+      if (totals.last !== undefined) {
+        // The missing periods where the new head meets the old first candle.
+        await joinGaps(tf, info, totals.last, old!.first, totals);
+      }
       const reader = await OhlcvReader.open(path);
       try {
         // The old records keep their `.extra.csv` fields.
@@ -574,6 +628,11 @@ export async function download(
     await writer.close();
   } catch (error) {
     await writer.abort(error);
+    if (!fileExisted && totals.written === 0) {
+      // A first download that failed before its first candle leaves nothing behind.
+      await rm(path, { force: true });
+      if (!tomlExisted) await rm(tomlPath, { force: true });
+    }
     if (signal?.aborted) throw signal.reason;
     throw error;
   }
@@ -596,7 +655,10 @@ export async function download(
     symbol: sym,
     timeframe: tf.period,
     mode,
-    range: { from: mode === "append" ? segmentFrom : fromMs, to: toMs },
+    range: {
+      from: mode === "append" ? Math.min(segmentFrom, toMs) : fromMs,
+      to: toMs,
+    },
     candles: totals.written,
     copied,
     first: totals.first,

@@ -52,8 +52,12 @@ export interface ValidateStreamOptions {
    * broken OHLC relations). @default {"error"}
    */
   readonly policy?: ValidationPolicy | undefined;
-  /** Accept NaN prices and volumes (a venue without volume). @default {false} */
-  readonly allowNaN?: boolean | undefined;
+  /**
+   * Accept NaN values: `true` for prices and volumes, `"volume"` for volumes
+   * only (a venue that leaves volume out; NaN prices stay invalid).
+   * @default {false}
+   */
+  readonly allowNaN?: boolean | "volume" | undefined;
   /** Most problems kept in `issues`. @default {100} */
   readonly maxReported?: number | undefined;
 }
@@ -109,6 +113,13 @@ export class ValidateStream extends TransformStream<CandleBatch, CandleBatch> {
       100,
     );
     const allowNaN = options.allowNaN ?? false;
+    if (allowNaN !== true && allowNaN !== false && allowNaN !== "volume") {
+      throw new RangeError(
+        `ValidateStream: "allowNaN" must be true, false or "volume", got ${
+          JSON.stringify(allowNaN)
+        }`,
+      );
+    }
     const s: ValidateState = {
       checked: 0,
       invalid: 0,
@@ -220,7 +231,7 @@ function check(
   c: number,
   v: number,
   tf: Timeframe | undefined,
-  allowNaN: boolean,
+  allowNaN: boolean | "volume",
 ): [ValidationReason, string] | undefined {
   if (!Number.isFinite(t)) return ["non-finite", `time is ${t}`];
   const named: [string, number][] = [
@@ -232,7 +243,9 @@ function check(
   ];
   for (const [name, x] of named) {
     if (Number.isFinite(x)) continue;
-    if (x !== x && allowNaN) continue;
+    if (x !== x && (allowNaN === true || (allowNaN && name === "volume"))) {
+      continue;
+    }
     return ["non-finite", `${name} is ${x}`];
   }
   if (o === o && c === c) {

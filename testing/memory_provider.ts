@@ -120,6 +120,21 @@ export interface MemoryProviderOptions extends ProviderOptions {
   readonly duplicateEvery?: number | undefined;
   /** Send every Nth candle twice, the second time with another volume. @default {0} */
   readonly conflictEvery?: number | undefined;
+  /**
+   * Real-world blemish: every Nth candle (by its absolute slot) has no volume
+   * (NaN), as venues that leave volume out send it. @default {0} (never)
+   */
+  readonly missingVolumeEvery?: number | undefined;
+  /**
+   * Real-world blemish: every Nth candle (by its absolute slot) had no trades:
+   * volume 0 and open = high = low = close. @default {0} (never)
+   */
+  readonly zeroVolumeEvery?: number | undefined;
+  /**
+   * Bad data: every Nth candle (by its absolute slot) has its high below its
+   * low. @default {0} (never)
+   */
+  readonly brokenEvery?: number | undefined;
   /** Include the forming candle of the current period. @default {true} */
   readonly forming?: boolean | undefined;
   /** Missing data: no candles open inside these `[from, to)` ranges. @default {[]} */
@@ -216,6 +231,10 @@ function marketHours(market: MemoryMarket): {
   }
 }
 
+function every(n: number | undefined, slot: number): boolean {
+  return n !== undefined && n > 0 && slot % n === 0;
+}
+
 /** A small seeded PRNG (mulberry32). */
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -263,6 +282,9 @@ export class MemoryProvider implements Provider {
     this.#overlap = positiveInt("overlap", options.overlap, 0);
     positiveInt("duplicateEvery", options.duplicateEvery, 0);
     positiveInt("conflictEvery", options.conflictEvery, 0);
+    positiveInt("missingVolumeEvery", options.missingVolumeEvery, 0);
+    positiveInt("zeroVolumeEvery", options.zeroVolumeEvery, 0);
+    positiveInt("brokenEvery", options.brokenEvery, 0);
     positiveInt("concurrency", options.concurrency, 1, 1);
     positiveInt("recycle", options.recycle, 0);
     if (
@@ -564,6 +586,13 @@ export class MemoryProvider implements Provider {
       b.low[j] = values.low[i]!;
       b.close[j] = values.close[i]!;
       b.volume[j] = r < 0 ? values.volume[i]! + 1 : values.volume[i]!;
+      const slot = Math.round(times[i]! / tf.ms);
+      if (every(o.zeroVolumeEvery, slot)) {
+        b.high[j] = b.low[j] = b.close[j] = b.open[j]!;
+        b.volume[j] = 0;
+      }
+      if (every(o.missingVolumeEvery, slot)) b.volume[j] = NaN;
+      if (every(o.brokenEvery, slot)) b.high[j] = b.low[j]! - 10 * s.gen.tick;
       if (nextPeriodStart(tf, times[i]!) > now) {
         // The forming candle: only part of the period so far.
         b.close[j] = b.open[j]!;

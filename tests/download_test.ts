@@ -185,14 +185,12 @@ Deno.test("download counts conflicting repeats and validation problems", async (
       now,
     };
     await assert.rejects(
-      download(broken, "BTCUSDT", opts),
+      download(broken, "BTCUSDT", { ...opts, validation: "error" }),
       (e: unknown) =>
         e instanceof RangeError && /Candle 10 of the batch/.test(e.message),
     );
-    const s = await download(broken, "BTCUSDT", {
-      ...opts,
-      validation: "drop",
-    });
+    // The default drops invalid candles and reports them.
+    const s = await download(broken, "BTCUSDT", opts);
     assert.equal(s.validation.dropped, s.validation.invalid);
     assert.ok(s.validation.counts.ohlc >= 1);
     assert.ok(s.conflicts >= 1);
@@ -683,5 +681,237 @@ Deno.test("download reports a repeat of the file's last candle with different va
     assert.equal(s.conflicts, 1);
     assert.equal(s.conflictSamples[0]!.time, last);
     assert.equal(s.first, last + 60_000);
+  });
+});
+
+Deno.test("download takes real-world blemishes in stride and drops, counts and reports broken candles", async () => {
+  await withDir(async (dir) => {
+    // Missing volumes (NaN) and no-trade candles (volume 0) are harmless;
+    // a high below the low is bad data.
+    const p = provider({
+      missingVolumeEvery: 7,
+      zeroVolumeEvery: 5,
+      brokenEvery: 100,
+    });
+    const s = await download(p, "BTCUSDT", {
+      timeframe: "1",
+      dataDir: dir,
+      from: "2024-01-10",
+      now,
+    });
+    const slot0 = Date.UTC(2024, 0, 10) / 60_000;
+    const firstBroken = Math.ceil(slot0 / 100) * 100; // slot0 + 20
+    assert.equal(s.validation.checked, 720);
+    assert.equal(s.validation.invalid, 7); // slot0 + 20, + 120, ..., + 620
+    assert.equal(s.validation.dropped, 7);
+    assert.deepEqual(s.validation.counts, {
+      "non-finite": 0,
+      ohlc: 7,
+      "negative-volume": 0,
+      "off-grid": 0,
+    });
+    assert.equal(s.validation.issues.length, 7);
+    assert.equal(s.validation.issues[1]!.time, (firstBroken + 100) * 60_000);
+    assert.match(s.validation.issues[1]!.message, /below/);
+    assert.equal(s.candles, 713);
+    // Each dropped candle leaves a one-period anomaly gap.
+    assert.equal(s.anomalyPeriods, 7);
+    assert.deepEqual(s.gaps[0], {
+      from: firstBroken * 60_000,
+      to: (firstBroken + 1) * 60_000,
+      periods: 1,
+      kind: "anomaly",
+    });
+    const data = await readAll(s.path);
+    assert.equal(data.time.length, 713);
+    let nan = 0, zero = 0;
+    for (let i = 0; i < data.time.length; i++) {
+      const slot = data.time[i]! / 60_000;
+      if (slot % 7 === 0) {
+        assert.ok(Number.isNaN(data.volume[i]), `volume at slot ${slot}`);
+        nan++;
+      } else if (slot % 5 === 0) {
+        assert.equal(data.volume[i], 0);
+        assert.equal(data.high[i], data.open[i]);
+        zero++;
+      }
+    }
+    assert.ok(nan > 90 && zero > 100, `${nan} NaN, ${zero} zero volumes`);
+    // Strict settings refuse the same data.
+    await assert.rejects(
+      download(provider({ missingVolumeEvery: 7 }), "BTCUSDT", {
+        timeframe: "1",
+        dataDir: `${dir}/strict`,
+        from: "2024-01-10",
+        now,
+        allowNaN: false,
+        validation: "error",
+      }),
+      /volume is NaN/,
+    );
+  });
+});
+
+Deno.test("download fills in before the file and tops it up in one run, reporting the gap at the join", async () => {
+  await withDir(async (dir) => {
+    const H = 3_600_000;
+    const join: [number, number] = [
+      Date.UTC(2024, 0, 8, 10),
+      Date.UTC(2024, 0, 8, 12),
+    ];
+    const inside: [number, number] = [
+      Date.UTC(2024, 0, 8, 3),
+      Date.UTC(2024, 0, 8, 4),
+    ];
+    const after: [number, number] = [
+      Date.UTC(2024, 0, 9, 0),
+      Date.UTC(2024, 0, 9, 1),
+    ];
+    const p = provider({ gaps: [join, inside, after] });
+    const base = { timeframe: "60", dataDir: dir, now } as const;
+    await download(p, "BTCUSDT", {
+      ...base,
+      from: "2024-01-08 12:00",
+      to: "2024-01-09",
+    });
+    const s = await download(p, "BTCUSDT", { ...base, from: "2024-01-08" });
+    assert.equal(s.mode, "prepend");
+    assert.equal(s.copied, 12);
+    assert.equal(s.fileFirst, Date.UTC(2024, 0, 8));
+    assert.equal(s.fileLast, Date.UTC(2024, 0, 10, 11));
+    assert.equal(s.first, Date.UTC(2024, 0, 8));
+    assert.equal(s.last, Date.UTC(2024, 0, 10, 11));
+    assert.deepEqual(s.gaps, [
+      { from: inside[0], to: inside[1], periods: 1, kind: "anomaly" },
+      { from: join[0], to: join[1], periods: 2, kind: "anomaly" },
+      { from: after[0], to: after[1], periods: 1, kind: "anomaly" },
+    ]);
+    assert.equal(s.anomalyPeriods, 4);
+    assert.equal(s.candles, (10 - 1) + (36 - 1));
+    assert.equal(s.fileCount, s.candles + s.copied);
+    const data = await readAll(s.path);
+    for (let i = 1; i < data.time.length; i++) {
+      assert.ok(data.time[i]! > data.time[i - 1]!);
+    }
+    assert.equal(data.time.length, 2 * 24 + 12 - 4);
+    assert.equal(data.time[0], Date.UTC(2024, 0, 8));
+    assert.equal(data.time.at(-1), Date.UTC(2024, 0, 10, 11));
+    assert.ok(!data.time.includes(join[0] + H));
+  });
+});
+
+Deno.test("download with a start inside the file tops it up; a start after the end is refused", async () => {
+  await withDir(async (dir) => {
+    const p = provider();
+    const base = { timeframe: "60", dataDir: dir, now } as const;
+    await download(p, "BTCUSDT", {
+      ...base,
+      from: "2024-01-08",
+      to: "2024-01-09",
+    });
+    const path = `${dir}/memory_BTCUSDT_60.ohlcv`;
+    const before = await Deno.readFile(path);
+    // Entirely inside the file: nothing to do.
+    const inside = await download(p, "BTCUSDT", {
+      ...base,
+      from: "2024-01-08 06:00",
+      to: "2024-01-08 12:00",
+    });
+    assert.equal(inside.mode, "append");
+    assert.equal(inside.upToDate, true);
+    assert.equal(inside.candles, 0);
+    assert.ok(inside.range.from <= inside.range.to);
+    assert.deepEqual(await Deno.readFile(path), before);
+    // Starting inside, ending after: continues after the file's last candle.
+    const top = await download(p, "BTCUSDT", {
+      ...base,
+      from: "2024-01-08 06:00",
+    });
+    assert.equal(top.mode, "append");
+    assert.equal(top.first, Date.UTC(2024, 0, 9));
+    assert.equal(top.candles, 36);
+    assert.deepEqual(top.gaps, []);
+    const after = await Deno.readFile(path);
+    // A start in the future is a mistake, not "up to date".
+    await assert.rejects(
+      download(p, "BTCUSDT", { ...base, from: "2024-03-01" }),
+      (e: unknown) =>
+        e instanceof RangeError &&
+        /start 2024-03-01T00:00:00.000Z is not before the end/.test(e.message),
+    );
+    assert.deepEqual(await Deno.readFile(path), after);
+  });
+});
+
+Deno.test("download of a new file that fails before its first candle leaves no files behind", async () => {
+  await withDir(async (dir) => {
+    const p = provider({ failures: [{ page: 0, kind: "permanent" }] });
+    await assert.rejects(
+      download(p, "BTCUSDT", { timeframe: "1", dataDir: dir, now }),
+      ProviderError,
+    );
+    assert.deepEqual(await listDir(dir), []);
+    // An existing file keeps its symbol info and bytes when a top-up fails.
+    const ok = await download(provider(), "BTCUSDT", {
+      timeframe: "1",
+      dataDir: dir,
+      from: "2024-01-10 10:00",
+      to: "2024-01-10 11:00",
+      now,
+    });
+    const bytes = await Deno.readFile(ok.path);
+    await assert.rejects(
+      download(p, "BTCUSDT", { timeframe: "1", dataDir: dir, now }),
+      ProviderError,
+    );
+    assert.deepEqual(await Deno.readFile(ok.path), bytes);
+    assert.deepEqual(await listDir(dir), [
+      "memory_BTCUSDT_1.ohlcv",
+      "memory_BTCUSDT_1.toml",
+    ]);
+  });
+});
+
+Deno.test("download refuses to continue a file another writer changed while it started", async () => {
+  await withDir(async (dir) => {
+    const inner = provider();
+    const opts = { timeframe: "1", dataDir: dir, now } as const;
+    const first = await download(inner, "BTCUSDT", {
+      ...opts,
+      from: "2024-01-10 10:00",
+      to: "2024-01-10 11:00",
+    });
+    // Another writer appends after download() read the file, before it took the lock.
+    const racing: Provider = {
+      name: inner.name,
+      stats: inner.stats,
+      listSymbols: (o) => inner.listSymbols(o),
+      symbolInfo: async (s, t) => {
+        const w = await OhlcvWriter.open(first.path, { period: "1" });
+        const b = await readAll(first.path);
+        const t0 = b.time.at(-1)! + 60_000;
+        await w.append({
+          time: Float64Array.of(t0),
+          open: Float64Array.of(1),
+          high: Float64Array.of(1),
+          low: Float64Array.of(1),
+          close: Float64Array.of(1),
+          volume: Float64Array.of(1),
+        });
+        await w.close();
+        return await inner.symbolInfo(s, t);
+      },
+      timeframes: (s) => inner.timeframes(s),
+      normalizeSymbol: (s) => inner.normalizeSymbol(s),
+      candles: (req) => inner.candles(req),
+      [Symbol.asyncDispose]: () => inner[Symbol.asyncDispose](),
+    };
+    await assert.rejects(
+      download(racing, "BTCUSDT", opts),
+      /another writer changed it \(60 candles, now 61\).*run it again/,
+    );
+    assert.equal((await readAll(first.path)).time.length, 61);
+    const again = await download(inner, "BTCUSDT", opts);
+    assert.equal(again.first, Date.UTC(2024, 0, 10, 11, 1));
   });
 });

@@ -93,6 +93,28 @@ Deno.test("ValidateStream allowNaN accepts NaN but still refuses infinities", as
   assert.equal(stage.counts["non-finite"], 1);
 });
 
+Deno.test("ValidateStream allowNaN volume accepts a missing volume but not a missing price", async () => {
+  const stage = new ValidateStream({ allowNaN: "volume", policy: "drop" });
+  const out = await run(
+    stage,
+    batchFromRows([[0, 10, 12, 9, 11, NaN], [M, NaN, 12, 9, 11, 1], [
+      2 * M,
+      10,
+      12,
+      9,
+      11,
+      0,
+    ]]),
+  );
+  assert.deepEqual([...out[0]!.time], [0, 2 * M]);
+  assert.equal(stage.counts["non-finite"], 1);
+  assert.equal(stage.issues[0]!.message, "open is NaN");
+  assert.throws(
+    () => new ValidateStream({ allowNaN: "prices" as never }),
+    /"allowNaN" must be true, false or "volume"/,
+  );
+});
+
 Deno.test("ValidateStream checks weekly and monthly grids", async () => {
   const monday = Date.UTC(2024, 0, 1), tuesday = Date.UTC(2024, 0, 2);
   const w = new ValidateStream({ timeframe: "1W", policy: "drop" });
