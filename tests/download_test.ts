@@ -335,9 +335,8 @@ Deno.test("download survives 20 aborts at random points and ends byte-identical 
   await withDir(async (dir) => {
     const opts = {
       timeframe: "1",
-      from: "2024-01-07",
+      from: "2024-01-04",
       to: "2024-01-10 08:00",
-      now,
       pageSize: 60,
     } as const;
     const misbehaving: MemoryProviderOptions = {
@@ -348,61 +347,92 @@ Deno.test("download survives 20 aborts at random points and ends byte-identical 
     };
     const ref = await download(provider(misbehaving), "BTCUSDT", {
       ...opts,
+      now,
       dataDir: `${dir}/ref`,
     });
-    assert.equal(ref.candles, 3 * 1440 + 8 * 60);
+    assert.equal(ref.candles, 6 * 1440 + 8 * 60);
+    const full = await readAll(ref.path);
 
-    // Seeded choice of abort points: after k requests or after k committed batches.
+    // Seeded choice of abort points: the k-th provider request, the k-th
+    // committed batch, inside the k-th batch write (the append is still
+    // in flight), or the k-th batch passing the stages (their clock).
+    type Kind = "request" | "commit" | "write" | "stage";
+    const kinds: Kind[] = ["request", "commit", "write", "stage"];
     let seed = 12345;
     const random = () =>
       (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-    let aborts = 0;
-    for (let run = 0; run < 20; run++) {
-      const ac = new AbortController();
-      const byRequest = random() < 0.5;
-      const k = 1 + Math.floor(random() * 4);
-      let seen = 0;
-      const p = provider({
-        ...misbehaving,
-        onRequest: () => {
-          if (byRequest && ++seen === k) ac.abort(new Error(`abort ${run}`));
-        },
-      });
-      await assert.rejects(
-        download(p, "BTCUSDT", {
-          ...opts,
-          dataDir: `${dir}/resumed`,
-          signal: ac.signal,
-          progressIntervalMs: 0,
-          onProgress: (e) => {
-            if (!byRequest && !e.done && ++seen === k) {
-              ac.abort(new Error(`abort ${run}`));
-            }
-          },
-        }),
-        new RegExp(`abort ${run}`),
-      );
-      aborts++;
-      // After every abort the file opens and holds a prefix of the reference.
-      const path = `${dir}/resumed/memory_BTCUSDT_1.ohlcv`;
-      const part = await readAll(path);
-      const full = await readAll(ref.path);
-      assert.deepEqual(part.time, full.time.subarray(0, part.time.length));
-      assert.ok(
-        part.time.length < full.time.length,
-        `run ${run} finished early`,
-      );
+    const used = new Map<Kind, number>();
+    let inFlightAborts = 0;
+    const append = OhlcvWriter.prototype.append;
+    let onAppend: (() => void) | undefined;
+    OhlcvWriter.prototype.append = function (batch: CandleBatch) {
+      const pending = append.call(this, batch);
+      onAppend?.(); // the batch is being written now
+      return pending;
+    };
+    const path = `${dir}/resumed/memory_BTCUSDT_1.ohlcv`;
+    let previous = 0;
+    try {
+      for (let run = 0; run < 20; run++) {
+        const ac = new AbortController();
+        const kind = kinds[Math.floor(random() * kinds.length)]!;
+        const k = 1 + Math.floor(random() * 6);
+        used.set(kind, (used.get(kind) ?? 0) + 1);
+        let seen = 0;
+        const hit = (what: Kind) => {
+          if (what === kind && ++seen === k && !ac.signal.aborted) {
+            ac.abort(new Error(`abort ${run}`));
+            return true;
+          }
+          return false;
+        };
+        onAppend = () => {
+          if (hit("write")) inFlightAborts++;
+        };
+        let clockCalls = 0;
+        const p = provider({ ...misbehaving, onRequest: () => hit("request") });
+        await assert.rejects(
+          download(p, "BTCUSDT", {
+            ...opts,
+            // The first call fixes the range; later ones come from the stages.
+            now: () => {
+              if (clockCalls++ > 0) hit("stage");
+              return NOW;
+            },
+            dataDir: `${dir}/resumed`,
+            signal: ac.signal,
+            progressIntervalMs: 0,
+            onProgress: (e) => {
+              if (!e.done) hit("commit");
+            },
+          }),
+          new RegExp(`abort ${run}`),
+        );
+        // After every abort the file opens and holds a prefix of the reference.
+        const part = await readAll(path);
+        const n = part.time.length;
+        for (const c of ["time", "open", "high", "low", "close", "volume"]) {
+          const col = c as keyof Omit<CandleBatch, "extra" | "seq">;
+          assert.deepEqual(part[col], full[col].subarray(0, n), `run ${run}`);
+        }
+        assert.ok(n >= previous, `run ${run} lost candles`);
+        assert.ok(n < full.time.length, `run ${run} finished early`);
+        previous = n;
+      }
+    } finally {
+      OhlcvWriter.prototype.append = append;
     }
-    assert.equal(aborts, 20);
+    // Every kind of abort point was exercised, including mid-write.
+    assert.deepEqual([...used.keys()].sort(), [...kinds].sort());
+    assert.ok(inFlightAborts >= 2, `${inFlightAborts} aborts during a write`);
+    assert.ok(previous > full.time.length / 4, `only ${previous} candles`);
     const last = await download(provider(misbehaving), "BTCUSDT", {
       ...opts,
+      now,
       dataDir: `${dir}/resumed`,
     });
     assert.equal(last.fileCount, ref.candles);
-    assert.deepEqual(
-      await Deno.readFile(`${dir}/resumed/memory_BTCUSDT_1.ohlcv`),
-      await Deno.readFile(ref.path),
-    );
+    assert.deepEqual(await Deno.readFile(path), await Deno.readFile(ref.path));
     assert.deepEqual(await listDir(`${dir}/resumed`), [
       "memory_BTCUSDT_1.ohlcv",
       "memory_BTCUSDT_1.toml",
