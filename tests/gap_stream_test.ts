@@ -173,3 +173,62 @@ Deno.test("GapStream refuses an unknown time zone and bad opening hours", () => 
     RangeError,
   );
 });
+
+Deno.test("GapStream follows a session that crosses midnight through a DST change", async () => {
+  // CME-style hours: Sunday to Thursday 17:00 until 16:00 the next day, Chicago.
+  const cme = {
+    timezone: "America/Chicago",
+    openingHours: [6, 0, 1, 2, 3].map((day) => ({
+      day,
+      start: "17:00:00",
+      end: "16:00:00",
+    })),
+  };
+  const missing = Date.UTC(2024, 2, 12, 8); // Tuesday 03:00 Chicago: open
+  const breaks = (t: number) => {
+    const h = new Date(t).getUTCHours();
+    // The 16:00-17:00 Chicago break: 22:00 UTC in CST, 21:00 UTC in CDT (from March 10).
+    return h === (t < Date.UTC(2024, 2, 10, 8) ? 22 : 21);
+  };
+  const times: number[] = [];
+  for (let t = Date.UTC(2024, 2, 4); t < Date.UTC(2024, 2, 13); t += H) {
+    const dow = new Date(t).getUTCDay();
+    const weekend = (dow === 5 && t >= Date.UTC(2024, 2, 8, 22)) ||
+      dow === 6 || (dow === 0 && t < Date.UTC(2024, 2, 10, 22));
+    if (!weekend && !breaks(t) && t !== missing) times.push(t);
+  }
+  const stage = new GapStream({ timeframe: "60", symbolInfo: cme });
+  await gapsOf(stage, b(times));
+  const closedHour = (d: number, h: number) => ({
+    from: Date.UTC(2024, 2, d, h),
+    to: Date.UTC(2024, 2, d, h + 1),
+    periods: 1,
+    kind: "closed",
+  });
+  assert.deepEqual(stage.gaps, [
+    closedHour(4, 22),
+    closedHour(5, 22),
+    closedHour(6, 22),
+    closedHour(7, 22),
+    // Friday 16:00 CST to Sunday 17:00 CDT: 48 hours, the DST hour included.
+    {
+      from: Date.UTC(2024, 2, 8, 22),
+      to: Date.UTC(2024, 2, 10, 22),
+      periods: 48,
+      kind: "closed",
+    },
+    closedHour(11, 21),
+    { from: missing, to: missing + H, periods: 1, kind: "anomaly" },
+    closedHour(12, 21),
+  ]);
+  // Daily candles: Saturday is closed; Sunday has its evening session.
+  const D = 86_400_000;
+  const daily = new GapStream({ timeframe: "1D", symbolInfo: cme });
+  const fri = Date.UTC(2024, 2, 8);
+  await gapsOf(daily, b([fri, fri + 3 * D, fri + 4 * D, fri + 6 * D]));
+  assert.deepEqual(daily.gaps, [
+    { from: fri + D, to: fri + 2 * D, periods: 1, kind: "closed" },
+    { from: fri + 2 * D, to: fri + 3 * D, periods: 1, kind: "anomaly" },
+    { from: fri + 5 * D, to: fri + 6 * D, periods: 1, kind: "anomaly" },
+  ]);
+});
