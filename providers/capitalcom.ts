@@ -138,6 +138,19 @@ const DEFAULT_CONCURRENCY = 3;
 /** How far short of now windows end after the venue refused one as in the future. */
 const SKEW_HORIZON = 10 * MINUTE;
 
+/** A clearer error for an epic Capital.com does not know; other errors unchanged. */
+function unknownEpic(error: unknown, epic: string): unknown {
+  if (error instanceof ProviderError && error.code === "error.not-found.epic") {
+    return new ProviderError(
+      `Capital.com has no market with the epic ${
+        JSON.stringify(epic)
+      } (HTTP 404 error.not-found.epic); search the markets by name to find its epic`,
+      { code: error.code, cause: error },
+    );
+  }
+  return error;
+}
+
 /** Maps Capital.com's instrument type to PyneCore's symbol type. */
 export function capitalComSymbolType(type: string | undefined): SymbolType {
   return (type && TYPES[type]) || "other";
@@ -485,7 +498,9 @@ export class CapitalComProvider implements Provider {
     const body = await client.request(
       "GET",
       `/api/v1/markets/${encodeURIComponent(epic)}`,
-    ) as {
+    ).catch((e) => {
+      throw unknownEpic(e, epic);
+    }) as {
       instrument?: Record<string, unknown>;
       dealingRules?: Record<string, { value?: unknown } | undefined>;
       snapshot?: Record<string, unknown>;
@@ -631,7 +646,7 @@ export class CapitalComProvider implements Provider {
         }
         const r = await queue.shift();
         if (!r) break;
-        if (r.error !== undefined) throw r.error;
+        if (r.error !== undefined) throw unknownEpic(r.error, epic);
         r.bars.sort((a, b) => a.t - b.t); // ascending, whatever the venue sent
         const bars: ParsedBar[] = [];
         for (const p of r.bars) {

@@ -562,8 +562,37 @@ Deno.test("CapitalComProvider surfaces other API errors with their errorCode", a
     (e: unknown) => {
       assert.ok(e instanceof ProviderError);
       assert.equal(e.code, "error.not-found.epic");
-      assert.match(e.message, /error\.not-found\.epic/);
-      assert.match(e.message, /\/api\/v1\/prices\/NOSUCH/);
+      assert.equal(
+        e.message,
+        'Capital.com has no market with the epic "NOSUCH" (HTTP 404 error.not-found.epic); search the markets by name to find its epic',
+      );
+      return true;
+    },
+  );
+  await assert.rejects(
+    () => s.provider.symbolInfo("nosuch", parseTimeframe("1D")),
+    /no market with the epic "NOSUCH"/,
+  );
+  s.emu.fault({
+    path: "/api/v1/prices",
+    status: 400,
+    errorCode: "error.invalid.resolution",
+  });
+  await assert.rejects(
+    () =>
+      collect(s.provider.candles({
+        symbol: "EURUSD",
+        timeframe: parseTimeframe("60"),
+        from: Date.UTC(2025, 0, 6),
+        to: Date.UTC(2025, 0, 7),
+      })),
+    (e: unknown) => {
+      assert.ok(e instanceof ProviderError);
+      assert.equal(e.code, "error.invalid.resolution");
+      assert.equal(
+        e.message,
+        "Capital.com GET /api/v1/prices/EURUSD failed: HTTP 400 error.invalid.resolution",
+      );
       return true;
     },
   );
