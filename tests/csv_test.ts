@@ -26,6 +26,7 @@ import {
   writeJsonFile,
 } from "../format/json.ts";
 import { pyFloatRepr } from "../format/_py_float.ts";
+import { stringify as stringifyCsv } from "csv-stringify/sync";
 
 const FIXTURES = new URL("./fixtures/pynecore/", import.meta.url);
 const fixturePath = (name: string) => new URL(name, FIXTURES).pathname;
@@ -114,6 +115,60 @@ Deno.test("pyFloatRepr formats numbers exactly like Python's repr", () => {
     [1.7976931348623157e308, "1.7976931348623157e+308"],
   ];
   for (const [x, s] of cases) assert.equal(pyFloatRepr(x), s, String(x));
+});
+
+Deno.test("candlesToCsv rows are what csv-stringify makes of the same cells", () => {
+  const values = [
+    0,
+    -0,
+    1e-5,
+    -1e-7,
+    0.0001,
+    1e15,
+    1e16,
+    -1.5e16,
+    0.1 + 0.2,
+    42000.01,
+    NaN,
+    Infinity,
+    -Infinity,
+    5e-324,
+    1.7976931348623157e308,
+  ];
+  const rows: number[][] = values.map((v, i) => [
+    i * 60000 - 120000,
+    v,
+    values[(i + 3) % values.length]!,
+    values[(i + 5) % values.length]!,
+    values[(i + 7) % values.length]!,
+    values[(i + 11) % values.length]!,
+  ]);
+  rows.push([1.5, 1, 2, 3, 4, 5]); // a non-integer time goes through repr too
+  const batch = batchFromRows(rows);
+  const cell = (x: number) => Number.isNaN(x) ? "NaN" : pyFloatRepr(x);
+  for (const timeFormat of ["ms", "iso"] as const) {
+    const cells = rows.map((r) => [
+      timeFormat === "iso"
+        ? new Date(r[0]!).toISOString()
+        : Number.isInteger(r[0])
+        ? String(r[0])
+        : pyFloatRepr(r[0]!),
+      ...r.slice(1).map(cell),
+    ]);
+    const header = [
+      timeFormat === "iso" ? "time" : "timestamp",
+      "open",
+      "high",
+      "low",
+      "close",
+      "volume",
+    ];
+    assert.equal(
+      candlesToCsv(batch, { timeFormat }),
+      stringifyCsv([header, ...cells], { record_delimiter: "windows" }),
+      timeFormat,
+    );
+  }
 });
 
 Deno.test("CSV export writes NaN as NaN and JSON export writes it as null", () => {
