@@ -84,6 +84,11 @@ export interface EmulatorMarket {
   readonly openingHours: EmulatorOpeningHours;
   /** First bar time with data, ms. @default {Date.UTC(2020, 0, 1)} */
   readonly historyStart?: number;
+  /**
+   * Closures the opening hours do not show (holidays), as UTC `[from, to)`
+   * ms ranges: no bar opens inside one.
+   */
+  readonly closures?: readonly (readonly [number, number])[];
 }
 
 const FOREX_WEEK = {
@@ -495,10 +500,14 @@ class MarketData {
     const ivs = openIntervals(this.market.openingHours, t, end + tf.ms);
     const out: number[] = [];
     let i = 0;
+    const closures = this.market.closures ?? [];
     for (; t <= end; t += tf.ms) {
       while (i < ivs.length && ivs[i]![1] <= t) i++;
       const iv = ivs[i];
-      if (iv && iv[0] < t + tf.ms && iv[0] <= now) out.push(t);
+      if (
+        iv && iv[0] < t + tf.ms && iv[0] <= now &&
+        !closures.some(([a, b]) => a <= t && t < b)
+      ) out.push(t);
     }
     return out;
   }
@@ -675,7 +684,7 @@ export async function startCapitalComEmulator(
   function isOpen(md: MarketData, t: number): boolean {
     return openIntervals(md.market.openingHours, t, t + 1).some(([a, b]) =>
       a <= t && t < b
-    );
+    ) && !(md.market.closures ?? []).some(([a, b]) => a <= t && t < b);
   }
 
   function marketDetails(md: MarketData) {

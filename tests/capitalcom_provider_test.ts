@@ -142,6 +142,47 @@ Deno.test("CapitalComProvider candles equal the emulator's closed bid bars for e
   );
 });
 
+Deno.test("CapitalComProvider pages across a weekday holiday without losing bars", async () => {
+  // EURUSD closed all of Wednesday 2025-01-08 (not shown in its opening hours).
+  const holiday = [Date.UTC(2025, 0, 8), Date.UTC(2025, 0, 9)] as const;
+  await using s = await setup({
+    emu: {
+      markets: [{ ...DEFAULT_EMULATOR_MARKETS[0]!, closures: [holiday] }],
+    },
+  });
+  const from = Date.UTC(2025, 0, 6, 12), to = Date.UTC(2025, 0, 10, 12);
+  for (const period of ["1", "5", "60"]) {
+    const before = s.emu.requests.length;
+    const { all } = await collect(s.provider.candles({
+      symbol: "EURUSD",
+      timeframe: parseTimeframe(period),
+      from,
+      to,
+      pageSize: 500,
+    }));
+    const want = s.emu.bars("EURUSD", period, from, to);
+    assertSameBars(all, want, `holiday ${period}`);
+    assert.ok(
+      all.time.every((t) => t < holiday[0] || t >= holiday[1]),
+      "no bar inside the holiday",
+    );
+    assert.ok(all.time.at(-1)! > holiday[1], "bars after the holiday came");
+    if (period === "1") {
+      const prices = s.emu.requests.slice(before).filter((r) =>
+        r.path === "/api/v1/prices/EURUSD"
+      );
+      const i = prices.findIndex((r) =>
+        r.errorCode === "error.prices.not-found"
+      );
+      assert.ok(i > 0, "a window inside the holiday had no prices");
+      assert.ok(
+        prices.slice(i).some((r) => r.status === 200),
+        "paging went on after it",
+      );
+    }
+  }
+});
+
 Deno.test("CapitalComProvider candles skip closed hours of a share in New York time", async () => {
   await using s = await setup();
   const from = Date.UTC(2025, 0, 9), to = Date.UTC(2025, 0, 15);
@@ -922,6 +963,45 @@ Deno.test("SlidingWindowLimiter lets at most N requests into any window", async 
     () => new SlidingWindowLimiter({ limit: 0, windowMs: 1000 }),
     RangeError,
   );
+});
+
+Deno.test("SlidingWindowLimiter holds concurrent callers to N per window", async () => {
+  // A fake clock: waits resolve only when the test moves time forward.
+  let t = 0;
+  const timers: { at: number; resolve: () => void }[] = [];
+  const limiter = new SlidingWindowLimiter({
+    limit: 10,
+    windowMs: 1100,
+    clock: () => t,
+    wait: (ms) =>
+      new Promise((resolve) => timers.push({ at: t + ms, resolve })),
+  });
+  const stamps: number[] = [];
+  const all = Array.from(
+    { length: 35 },
+    () => limiter.acquire().then(() => stamps.push(t)),
+  );
+  const settled = Promise.all(all);
+  let done = false;
+  settled.then(() => (done = true));
+  for (let guard = 0; !done && guard < 1000; guard++) {
+    await new Promise((r) => setTimeout(r, 0));
+    if (done || timers.length === 0) continue;
+    t = Math.min(...timers.map((x) => x.at));
+    const due = timers.filter((x) => x.at <= t);
+    timers.splice(0, timers.length, ...timers.filter((x) => x.at > t));
+    for (const x of due) x.resolve();
+  }
+  await settled;
+  assert.equal(stamps.length, 35);
+  for (const at of stamps) {
+    const inWindow = stamps.filter((x) => x > at - 1100 && x <= at).length;
+    assert.ok(
+      inWindow <= 10,
+      `${inWindow} acquisitions in the window ending ${at}`,
+    );
+  }
+  assert.deepEqual([...new Set(stamps)], [0, 1100, 2200, 3300]);
 });
 
 Deno.test("CapitalComProvider keeps to 10 requests per second and one login per second by default", async () => {
