@@ -54,6 +54,42 @@ for (const f of readdirSync(DIR).sort()) {
   });
 }
 
+Deno.test("every .ohlcv fixture has a JSON twin the conformance tests understand", () => {
+  const names = readdirSync(DIR);
+  const ohlcv = names.filter((f) => f.endsWith(".ohlcv"));
+  assert.ok(ohlcv.length >= 30, `found only ${ohlcv.length} .ohlcv fixtures`);
+  for (const f of ohlcv) {
+    const fx = fixtures.find((x) => x.name === f.slice(0, -6));
+    assert.ok(
+      fx,
+      `${f} has no ${f.slice(0, -6)}.json twin: it would go untested`,
+    );
+    const j = fx.json;
+    assert.ok(
+      j.must_reject === true ||
+        (j.reader !== undefined && Array.isArray(j.decoded)),
+      `${f}: its twin has neither must_reject nor reader + decoded`,
+    );
+    if (j.header) {
+      assert.ok(
+        j.writer && Array.isArray(j.input),
+        `${f}: v2 twin without writer + input`,
+      );
+    }
+  }
+});
+
+/** TradingView period PyneCore reads back for an interval (spec section 2). */
+function periodOf(value: number, unit: number): string {
+  return unit === 1
+    ? `${value}S`
+    : unit === 2
+    ? `${value}`
+    : unit === 3
+    ? `${value * 60}`
+    : `${value}${["D", "W", "M"][unit - 4]}`;
+}
+
 function toNum(x: number | null): number {
   return x === null ? NaN : x;
 }
@@ -113,6 +149,25 @@ async function writeFixture(
   return await Deno.readFile(path);
 }
 
+/** What the error must name for each known corrupt fixture (new ones get the generic checks). */
+const CORRUPT_PROBLEMS: Record<string, RegExp> = {
+  corrupt_bad_dtype: /column 2 \("high"\) has unknown dtype 3/,
+  corrupt_bad_unit: /unknown interval_unit 9/,
+  corrupt_count_too_big: /declares 10000 records but the file holds 120/,
+  corrupt_dense_single: /DENSE flag is set on a file with 1 record/,
+  corrupt_first_ts_mismatch:
+    /first_timestamp 1 differs from the first stored record's 1704153600000/,
+  corrupt_grid_half: /tick grid: minmove 1, pricescale 0/,
+  corrupt_header_size: /header_size is 200 but 6 columns need 208/,
+  corrupt_last_ts_mismatch: /last_timestamp 1 /,
+  corrupt_major_3: /unsupported format version 3/,
+  corrupt_minor_9: /unsupported minor version 2\.9/,
+  corrupt_offset_gap: /offsets do not tile/,
+  corrupt_short_header: /40 bytes, shorter than the 64-byte v2 header/,
+  corrupt_unknown_flag: /unknown flag bits 0x4/,
+  corrupt_zero_interval: /interval_value is 0/,
+};
+
 for (const { name, json, ohlcv } of fixtures) {
   if (json.must_reject) {
     Deno.test(`OhlcvReader refuses corrupt fixture ${name} (${json.why})`, async () => {
@@ -126,9 +181,22 @@ for (const { name, json, ohlcv } of fixtures) {
           `message names the file: ${err.message}`,
         );
         assert.ok(
-          err.message.length > ohlcv.length + 20,
-          `message explains the problem: ${err.message}`,
+          err.message.startsWith(`Cannot open ${ohlcv}: `),
+          `message starts with "Cannot open FILE: ": ${err.message}`,
         );
+        assert.doesNotMatch(
+          err.message,
+          /undefined|NaN|\[object|\n/,
+          "one clean line",
+        );
+        const problem = CORRUPT_PROBLEMS[name];
+        if (problem) assert.match(err.message, problem, "names the problem");
+        else {
+          assert.ok(
+            err.message.length > ohlcv.length + 30,
+            `message explains the problem: ${err.message}`,
+          );
+        }
         return true;
       });
       assert.equal(await ohlcvRecordCount(ohlcv), 0);
@@ -170,6 +238,11 @@ for (const { name, json, ohlcv } of fixtures) {
       assert.equal(reader.info.first ?? 0, h.first_timestamp);
       assert.equal(reader.info.last ?? 0, h.last_timestamp);
       assert.equal(reader.info.minmove, r.minmove ?? 0);
+      assert.equal(reader.info.pricescale, r.pricescale ?? 0);
+      assert.equal(
+        reader.info.period,
+        periodOf(h.interval_value!, h.interval_unit!),
+      );
     } else {
       assert.equal(reader.info.format, "v1");
     }
