@@ -5,6 +5,7 @@
  */
 
 import type { FileHandle } from "node:fs/promises";
+import { extname } from "node:path";
 import { FormatError } from "./format_error.ts";
 import {
   checkStoredTimes,
@@ -13,6 +14,7 @@ import {
   getI64,
   hasV2Magic,
   looksLikeText,
+  MAGIC,
   parseV2Header,
   V1_RECORD_SIZE,
   type V2Header,
@@ -85,9 +87,19 @@ export async function inspectOpenFile(
     };
   }
   // Legacy v1 (or not an OHLCV file at all).
-  if (looksLikeText(head)) {
+  if (size > 0 && size < 8 && head.every((b, i) => b === MAGIC[i])) {
     throw new FormatError(
-      `Cannot open ${path}: this is a text file (CSV or JSON?), not binary OHLCV data; convert it first (for example with "convert ${path} OUT.ohlcv" after renaming it to .csv/.json)`,
+      `Cannot open ${path}: the file is ${size} bytes, shorter than the ${FIXED_HEADER_SIZE}-byte v2 header it starts (truncated or corrupt)`,
+      { path },
+    );
+  }
+  if (looksLikeText(head)) {
+    const ext = extname(path).toLowerCase();
+    const fix = ext === ".csv" || ext === ".json"
+      ? `convert it with "convert ${path} OUT.ohlcv"`
+      : "if it holds CSV or JSON candles, rename it to .csv or .json and convert that to .ohlcv with the convert command";
+    throw new FormatError(
+      `Cannot open ${path}: this is a text file (CSV or JSON?), not binary OHLCV data; ${fix}`,
       { path },
     );
   }

@@ -184,12 +184,7 @@ export class OhlcvReader implements AsyncDisposable {
     options: OhlcvReadOptions = {},
   ): AsyncIterableIterator<CandleBatch> {
     this.#checkOpen();
-    const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
-    if (!Number.isInteger(batchSize) || batchSize <= 0) {
-      throw new RangeError(
-        `batchSize must be a positive whole number, got ${batchSize}`,
-      );
-    }
+    const batchSize = checkBatchSize(options.batchSize);
     const skipPhantoms = options.skipPhantoms ?? false;
     const start = options.from === undefined
       ? 0
@@ -229,6 +224,8 @@ export class OhlcvReader implements AsyncDisposable {
 
   /** The records as a `ReadableStream` of batches (same options as {@linkcode OhlcvReader.batches}). */
   readable(options: OhlcvReadOptions = {}): ReadableStream<CandleBatch> {
+    this.#checkOpen();
+    checkBatchSize(options.batchSize);
     const it = this.batches(options);
     return new ReadableStream<CandleBatch>({
       async pull(controller) {
@@ -308,6 +305,16 @@ export class OhlcvReader implements AsyncDisposable {
     );
     return getI64(dv, 0);
   }
+}
+
+function checkBatchSize(batchSize: number | undefined): number {
+  const n = batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(n) || n <= 0) {
+    throw new RangeError(
+      `batchSize must be a positive whole number, got ${n}`,
+    );
+  }
+  return n;
 }
 
 function dropPhantoms(b: CandleBatch): CandleBatch {

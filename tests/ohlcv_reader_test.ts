@@ -479,3 +479,121 @@ Deno.test("OhlcvReader grid snapping matches the spec formulas on NaN, huge, tie
     }
   });
 });
+
+Deno.test("OhlcvReader refuses a record_count above 2^53 and truncated files with clear errors", async () => {
+  await withDir(async (dir) => {
+    const cases: [
+      string,
+      (dv: DataView, b: Uint8Array) => Uint8Array,
+      RegExp,
+    ][] = [
+      [
+        "u64 count",
+        (dv, b) => (dv.setBigUint64(24, 2n ** 60n, true), b),
+        /record_count 1152921504606846976 is impossibly large/,
+      ],
+      [
+        "count just above 2^53",
+        (dv, b) => (dv.setBigUint64(24, 2n ** 53n + 1n, true), b),
+        /impossibly large/,
+      ],
+      [
+        "cut inside a record",
+        (_dv, b) => b.subarray(0, 208 + 36 * 119 + 20),
+        /declares 120 records but the file holds 119/,
+      ],
+      [
+        "cut inside the descriptors",
+        (_dv, b) => b.subarray(0, 100),
+        /100 bytes, shorter than its 208-byte header/,
+      ],
+      [
+        "only part of the magic",
+        (_dv, b) => b.subarray(0, 5),
+        /5 bytes, shorter than the 64-byte v2 header/,
+      ],
+    ];
+    for (const [what, mutate, re] of cases) {
+      const src = await Deno.readFile(join(FIXTURES, "btc_1D_gap.ohlcv"));
+      const bytes = src.slice();
+      const out = mutate(new DataView(bytes.buffer), bytes);
+      const path = join(dir, `${what.replaceAll(" ", "_")}.ohlcv`);
+      await Deno.writeFile(path, out);
+      await assert.rejects(OhlcvReader.open(path), (err: unknown) => {
+        assert.ok(err instanceof FormatError, `${what}: ${err}`);
+        assert.ok(err.message.startsWith(`Cannot open ${path}: `), err.message);
+        assert.match(err.message, re, what);
+        return true;
+      });
+      assert.equal(await ohlcvRecordCount(path), 0, what);
+    }
+  });
+});
+
+Deno.test("OhlcvReader keeps the extent it opened while a writer appends, and reports a file that shrank", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "grow.ohlcv");
+    const data = irregular(30);
+    await writeRows(path, data.slice(0, 20));
+    await using r = await OhlcvReader.open(path);
+    const w = await OhlcvWriter.open(path, { period: "1" });
+    await w.append(batchFromRows(data.slice(20)));
+    await w.close();
+    assert.equal(r.count, 20);
+    assert.equal(r.info.last, data[19]![0]);
+    assert.deepEqual(times(await r.read()), data.slice(0, 20).map((d) => d[0]));
+    const streamed = await Array.fromAsync(r.batches({ batchSize: 6 }));
+    assert.deepEqual(
+      streamed.flatMap(times),
+      data.slice(0, 20).map((d) => d[0]),
+    );
+    assert.equal(await r.indexOf(data[25]![0]), 20, "bisect stays inside");
+    assert.equal(await ohlcvRecordCount(path), 30, "a new reader sees all");
+    // Cut the file below what the open reader committed to.
+    await Deno.truncate(path, 208 + 36 * 5);
+    await assert.rejects(r.read(), (err: unknown) => {
+      assert.ok(err instanceof FormatError);
+      assert.match(err.message, /grow\.ohlcv: the file shrank while reading/);
+      return true;
+    });
+  });
+});
+
+Deno.test("OhlcvReader.batches with from after to, or outside the file, yields nothing; batchSize is checked", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "ft.ohlcv");
+    const data = irregular(12);
+    await writeRows(path, data);
+    await using r = await OhlcvReader.open(path);
+    const count = async (o: Parameters<typeof r.batches>[0]) =>
+      (await Array.fromAsync(r.batches(o))).flatMap(times).length;
+    assert.equal(await count({ from: data[8]![0], to: data[2]![0] }), 0);
+    assert.equal(await count({ to: T0 - 1 }), 0);
+    assert.equal(await count({ from: data[11]![0] + 1 }), 0);
+    assert.equal(await count({ from: -Infinity, to: Infinity }), 12);
+    assert.equal(await count({ from: data[11]![0], batchSize: 1e9 }), 1);
+    assert.equal((await r.range(data[8]![0], data[2]![0])).time.length, 0);
+    for (const batchSize of [0, -1, 1.5, NaN]) {
+      await assert.rejects(r.batches({ batchSize }).next(), RangeError);
+      assert.throws(() => r.readable({ batchSize }), RangeError);
+    }
+    await assert.rejects(r.indexOf(NaN), TypeError);
+  });
+});
+
+Deno.test("OhlcvReader.readable cancelled with a read in flight lets the reader close cleanly", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "cancel.ohlcv");
+    await writeRows(path, irregular(40));
+    const r = await OhlcvReader.open(path);
+    const stream = r.readable({ batchSize: 3 });
+    const reader = stream.getReader();
+    assert.equal((await reader.read()).value?.time.length, 3);
+    await reader.cancel("enough");
+    await r.close();
+    await assert.rejects(r.read(), /closed/);
+    // The file is free: it can be replaced and reopened.
+    await Deno.remove(path);
+    assert.equal(await ohlcvRecordCount(path), 0);
+  });
+});
