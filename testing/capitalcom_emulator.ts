@@ -298,6 +298,8 @@ export interface CapitalComEmulatorOptions {
    * service does; `false` sends no `Date` header at all. @default {true}
    */
   readonly dateHeader?: boolean | undefined;
+  /** Delay before each request is handled, ms (network latency in benchmarks). @default {0} */
+  readonly latencyMs?: number | undefined;
 }
 
 /** A running emulator. */
@@ -996,20 +998,27 @@ export async function startCapitalComEmulator(
     if (options.dateHeader === false) res.sendDate = false;
     else res.setHeader("Date", new Date(arrived).toUTCString());
     const ctx = { headers: {} as Record<string, string> };
-    handle(req, res, ctx).then(
-      (r) => record(r.status, r.errorCode),
-      (e) => {
-        if (e instanceof Reply) {
-          if (!res.headersSent) {
-            json(res, e.status, { errorCode: e.errorCode }, ctx.headers);
+    const latency = options.latencyMs ?? 0;
+    (latency > 0
+      ? new Promise((r) => setTimeout(r, latency)).then(() =>
+        handle(req, res, ctx)
+      )
+      : handle(req, res, ctx)).then(
+        (r) => record(r.status, r.errorCode),
+        (e) => {
+          if (e instanceof Reply) {
+            if (!res.headersSent) {
+              json(res, e.status, { errorCode: e.errorCode }, ctx.headers);
+            }
+            record(e.status, e.errorCode);
+          } else {
+            if (!res.headersSent) {
+              json(res, 500, { errorCode: "error.internal" });
+            }
+            record(500, "error.internal");
           }
-          record(e.status, e.errorCode);
-        } else {
-          if (!res.headersSent) json(res, 500, { errorCode: "error.internal" });
-          record(500, "error.internal");
-        }
-      },
-    );
+        },
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
