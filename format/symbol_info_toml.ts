@@ -240,8 +240,17 @@ export function parseSymbolInfoToml(
   try {
     doc = parseToml(text) as Table;
   } catch (e) {
+    const { line, column } = e as { line?: unknown; column?: unknown };
+    const at = typeof line === "number" && typeof column === "number"
+      ? ` (line ${line}, column ${column})`
+      : "";
     return fail(
-      `invalid TOML: ${(e as Error).message.split("\n")[0]}`,
+      `invalid TOML${at}: ${
+        (e as Error).message.split("\n")[0]!.replace(
+          /^Invalid TOML document: /,
+          "",
+        )
+      }`,
       e,
     );
   }
@@ -296,12 +305,15 @@ export function parseSymbolInfoToml(
   if (period === "") fail(`symbol.period must not be empty`);
   const type = str("type", true)!;
   const mintick = num("mintick", true)!;
-  if (!(mintick > 0) || !Number.isFinite(mintick)) {
+  // 0 is allowed here only as PyneCore's eight-decimal rounding of a tick
+  // below 5e-9 (checkMintick decides).
+  if (!(mintick >= 0) || !Number.isFinite(mintick)) {
     fail(`symbol.mintick must be a positive number, got ${mintick}`);
   }
   const pricescale = int("pricescale", true)!;
   const minmove = int("minmove", false) ?? 1;
   checkMintick(mintick, minmove, pricescale, (m) => fail(m));
+
   const pointvalue = num("pointvalue", true)!;
   const mincontract = num("mincontract", false);
   const timezone = str("timezone", false) ?? "UTC";

@@ -210,6 +210,27 @@ Deno.test("parseSymbolInfoToml accepts a mintick rounded to PyneCore's eight dec
   );
   assert.equal(info.pricescale, 3);
   assert.equal(info.mintick, 0.33333333);
+  // A tick below 5e-9 is written by PyneCore as 0.00000000.
+  const tiny = parseSymbolInfoToml(
+    pyneToml(
+      "mintick = 0.00000000\npricescale = 1000000000\npointvalue = 1.0",
+    ),
+  );
+  assert.equal(tiny.info.pricescale, 1e9);
+  assert.throws(
+    () =>
+      parseSymbolInfoToml(
+        pyneToml("mintick = 0.0\npricescale = 100\npointvalue = 1.0"),
+      ),
+    /symbol\.mintick 0 does not equal minmove \/ pricescale/,
+  );
+  assert.throws(
+    () =>
+      parseSymbolInfoToml(
+        pyneToml("mintick = -0.01\npricescale = 100\npointvalue = 1.0"),
+      ),
+    /symbol\.mintick must be a positive number, got -0\.01/,
+  );
 });
 
 Deno.test("parseSymbolInfoToml keeps [[session_schedules]] so a rewrite preserves them", async () => {
@@ -258,7 +279,14 @@ time = "10:00:00"
 
 Deno.test("parseSymbolInfoToml errors are FormatErrors naming the file and the key", () => {
   const cases: Array<[string, RegExp]> = [
-    ["[symbol\nx=1", /^Cannot read s\.toml: invalid TOML/],
+    [
+      "[symbol\nx=1",
+      /^Cannot read s\.toml: invalid TOML \(line 1, column \d+\): /,
+    ],
+    [
+      '[symbol]\nprefix = "A"\ndescription = "unterminated\nticker = "X"',
+      /^Cannot read s\.toml: invalid TOML \(line 3, column \d+\): control characters/,
+    ],
     ["[other]\nx = 1", /missing \[symbol\] section/],
     [
       pyneToml("pricescale = 100\npointvalue = 1.0"),
