@@ -170,6 +170,19 @@ function layerFromTable(
   };
 }
 
+/**
+ * {@linkcode readTomlConfig} without the parser's error as the cause: that
+ * quotes the file around the fault, which may be a credential's line.
+ */
+async function readConfig(path: string): Promise<ConfigTable | undefined> {
+  try {
+    return await readTomlConfig(path);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new ConfigError(e.message, e.path);
+    throw e;
+  }
+}
+
 function envBoolean(
   name: string,
   value: string | undefined,
@@ -210,7 +223,7 @@ export async function loadCapitalComSettings(
   log?: (line: string) => void,
 ): Promise<CapitalComSettings> {
   const configPath = join(configDir, CAPITALCOM_CONFIG_FILE);
-  let config = await readTomlConfig(configPath);
+  let config = await readConfig(configPath);
   const given = overrides.apiKey && overrides.identifier && overrides.password;
   if (config === undefined && !given) {
     // First use: leave a commented template to fill in. Credentials passed
@@ -233,7 +246,7 @@ export async function loadCapitalComSettings(
   let symbolConfigPath: string | undefined;
   if (symbol !== undefined && period !== undefined) {
     const path = join(configDir, symbolConfigFileName(symbol, period));
-    const table = await readTomlConfig(path);
+    const table = await readConfig(path);
     if (table) {
       symbolConfigPath = path;
       merge(layer, layerFromTable(table, path, true));

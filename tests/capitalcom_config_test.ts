@@ -85,6 +85,23 @@ Deno.test("CapitalComProvider reports a malformed config file with its path and 
     assert.match(e.message, /line 3/);
     return true;
   });
+  // The parser quotes the file around the fault; that never reaches the
+  // error (its message, cause or stack), as it may be a credential's line.
+  await writeFile(
+    file,
+    '[capitalcom]\napi_key = "KEY-9x7-secret"\npassword = "PW-9x7-secret\n',
+  );
+  await assert.rejects(
+    () => loadCapitalComSettings(dir.path, {}, {}),
+    (e: unknown) => {
+      assert.ok(e instanceof ConfigError);
+      assert.match(e.message, /line 3/);
+      assert.equal(e.cause, undefined);
+      const all = `${e.message} ${e.stack} ${JSON.stringify(e)}`;
+      assert.ok(!/9x7/.test(all), all);
+      return true;
+    },
+  );
   await writeFile(file, '[capitalcom]\ndemo = "yes"\n');
   await assert.rejects(
     () => loadCapitalComSettings(dir.path, {}, {}),
