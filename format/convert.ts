@@ -215,11 +215,11 @@ export async function convertFile(
   const period = timeframe?.period ?? data.period;
   if (period === undefined) {
     throw new FormatError(
-      `${what}: cannot infer the period from ${
-        n < 2
-          ? `${n} candle${n === 1 ? "" : "s"}`
-          : "the spacing of the candles"
-      }; give a timeframe (--timeframe 1D, 60, ...)`,
+      n === 0
+        ? `${what}: ${input} holds no candles; give a timeframe (--timeframe 1D, 60, ...) to write an empty .ohlcv anyway`
+        : `${what}: cannot infer the period from ${
+          n === 1 ? "a single candle" : "the spacing of the candles"
+        }; give a timeframe (--timeframe 1D, 60, ...)`,
       { path: input },
     );
   }

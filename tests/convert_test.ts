@@ -281,10 +281,27 @@ Deno.test("convertFile explains unknown extensions, missing periods and bad opti
       convertFile(csv, join(dir, "b.ohlcv")),
       (e: unknown) =>
         e instanceof FormatError &&
-        /cannot infer the period from 1 candle; give a timeframe/.test(
-          (e as Error).message,
-        ),
+        /cannot infer the period from a single candle; give a timeframe/
+          .test(
+            (e as Error).message,
+          ),
     );
+    const headerOnly = join(dir, "header_only.csv");
+    await writeFile(headerOnly, "timestamp,open,high,low,close,volume\r\n");
+    await assert.rejects(
+      convertFile(headerOnly, join(dir, "e.ohlcv")),
+      /header_only\.csv holds no candles; give a timeframe .* to write an empty \.ohlcv anyway/,
+    );
+    const empty = await convertFile(headerOnly, join(dir, "e.ohlcv"), {
+      timeframe: "5",
+    });
+    assert.equal(empty.count, 0);
+    const er = await OhlcvReader.open(join(dir, "e.ohlcv"));
+    assert.equal(er.info.period, "5");
+    assert.equal(er.count, 0);
+    await er.close();
+    await rm(join(dir, "e.ohlcv"));
+    await rm(headerOnly);
     await assert.rejects(
       convertFile(csv, join(dir, "b.ohlcv"), { timeframe: "1", minmove: 1 }),
       /minmove and pricescale go together/,
