@@ -37,6 +37,7 @@ import {
   UsageError,
 } from "./cli/_errors.ts";
 import type { CliContext } from "./cli/_context.ts";
+import { printAboveProgress } from "./cli/_progress.ts";
 
 /** The version of this package, read from `deno.json` at build time. */
 export const VERSION: string = denoJson.version;
@@ -49,8 +50,12 @@ export interface CliIo {
   stderr(text: string): void;
   /** True when stderr is a terminal (live progress display). */
   stderrIsTerminal: boolean;
+  /** True when stdout is a terminal (the summary table fits its width). */
+  stdoutIsTerminal: boolean;
   /** Terminal width in columns. */
   columns: number;
+  /** Terminal height in rows (the live display never grows taller). */
+  rows: number;
   /** Environment variables (credentials, `NO_COLOR`). */
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -72,10 +77,13 @@ const encoder = new TextEncoder();
 
 function defaultIo(): CliIo {
   let columns = 100;
+  let rows = 24;
   let tty = false;
+  let outTty = false;
   try {
     tty = Deno.stderr.isTerminal();
-    if (tty) columns = Deno.consoleSize().columns;
+    outTty = Deno.stdout.isTerminal();
+    if (tty || outTty) ({ columns, rows } = Deno.consoleSize());
   } catch {
     // not a terminal or no console size
   }
@@ -89,7 +97,9 @@ function defaultIo(): CliIo {
     stdout: (t) => writeAll(Deno.stdout, t),
     stderr: (t) => writeAll(Deno.stderr, t),
     stderrIsTerminal: tty,
+    stdoutIsTerminal: outTty,
     columns,
+    rows,
     env,
   };
 }
@@ -491,7 +501,10 @@ export async function main(
       io.stderr("Error: interrupted twice; exiting now\n");
       Deno.exit(EXIT_INTERRUPTED);
     }
-    io.stderr("\nInterrupted: finishing the current commit, please wait...\n");
+    printAboveProgress(
+      "Interrupted: finishing the current commit, please wait...",
+      (t) => io.stderr(`\n${t}`),
+    );
     controller.abort(new InterruptedError("Interrupted (Ctrl-C)"));
   };
   const handleSignals = options.handleSignals ?? true;

@@ -13,6 +13,7 @@ import {
   InterruptedError,
   isAbortError,
   oneLine,
+  setErrorContext,
   UsageError,
 } from "./_errors.ts";
 import { fmtInt, fmtTime, ProgressRenderer } from "./_progress.ts";
@@ -21,7 +22,11 @@ import {
   type Timeframe,
   TIMEFRAME_FORMS,
 } from "../format/timeframe.ts";
-import { parseProviderString } from "../format/provider_string.ts";
+import {
+  ohlcvFileName,
+  parseProviderString,
+} from "../format/provider_string.ts";
+import { ohlcvRecordCount } from "../format/ohlcv_reader.ts";
 import type { Provider } from "../providers/provider.ts";
 import type { DownloadOptions, DownloadSummary } from "../pipeline/download.ts";
 
@@ -51,6 +56,12 @@ interface JobResult {
   error?: unknown;
   /** Retries of a failed job. */
   retries?: number;
+  /** Candles a failed (or interrupted) job committed before it stopped. */
+  candles?: number;
+  /** The file a failed job was writing (every commit in it is valid). */
+  path?: string;
+  /** Candles in that file after the failure. */
+  fileCount?: number;
 }
 
 const DATE_FORMS =
@@ -76,9 +87,12 @@ function parseTf(v: string, where = "--timeframe"): Timeframe {
   try {
     return parseTimeframe(v);
   } catch (e) {
+    const message = (e as Error).message;
     throw new UsageError(
-      `${where}: ${(e as Error).message}`,
-      `Accepted timeframes: ${TIMEFRAME_FORMS}.`,
+      `${where}: ${message}`,
+      /accepted/i.test(message)
+        ? "For example -t 1D (daily), -t 60 (hourly) or -t 5m (five minutes)."
+        : `Accepted timeframes: ${TIMEFRAME_FORMS}.`,
     );
   }
 }
@@ -92,9 +106,12 @@ async function parseDate(
   try {
     return parseDateInput(String(v), now);
   } catch (e) {
+    const message = (e as Error).message;
     throw new UsageError(
-      `${flag}: ${(e as Error).message}`,
-      `Accepted: ${DATE_FORMS}.`,
+      `${flag}: ${message}`,
+      /accepted/i.test(message)
+        ? `For example ${flag} 2024-01-01 or ${flag} 30 (days back).`
+        : `Accepted: ${DATE_FORMS}.`,
     );
   }
 }
@@ -635,6 +652,7 @@ async function runJobs(
       tty: ctx.io.stderrIsTerminal,
       color: ctx.color,
       columns: ctx.io.columns,
+      rows: ctx.io.rows,
     });
     liveProgress = progress;
     const results: JobResult[] = new Array(jobs.length);
@@ -658,6 +676,10 @@ async function runJobs(
         });
         const provider = providers.get(job.provider)!;
         const statsBefore = { ...provider.stats };
+        const path = job.path ?? defaultPath(o.dataDir, job);
+        const countBefore = path === undefined
+          ? 0
+          : await ohlcvRecordCount(path);
         try {
           // An explicit --from wins over a top-up's "continue".
           const from = o.from ?? job.from;
@@ -693,13 +715,27 @@ async function runJobs(
             summary.upToDate ? "up to date" : `+${fmtInt(summary.candles)}`,
           );
         } catch (e) {
+          setErrorContext(e, { provider: job.provider, symbol: job.symbol });
+          // What the file holds now: every commit before the failure stays
+          // (a --truncate download replaces the file only when complete).
+          const fileCount = path === undefined
+            ? 0
+            : await ohlcvRecordCount(path);
           results[i] = {
             job,
             ok: false,
             error: e,
             retries: provider.stats.retries - statsBefore.retries,
+            candles: o.truncate ? 0 : Math.max(0, fileCount - countBefore),
+            ...(path !== undefined && await exists(path)
+              ? { path, fileCount }
+              : {}),
           };
-          progress?.finish(id, false, isAbortError(e) ? "interrupted" : "");
+          progress?.finish(
+            id,
+            false,
+            isAbortError(e) ? "interrupted" : shortReason(e),
+          );
         }
       }
     };
@@ -712,8 +748,12 @@ async function runJobs(
     progress?.stop();
     liveProgress = undefined;
     results.push(...unopened);
-    // A single failed download is fully told by its error line.
-    if (ctx.json || results.length > 1 || results[0]?.ok) {
+    // A single failed download is fully told by its error line; an
+    // interrupted one also gets its row (what the file holds now).
+    if (
+      ctx.json || results.length > 1 || results[0]?.ok ||
+      isAbortError(results[0]?.error)
+    ) {
       renderSummary(ctx, results);
     }
     const failed = results.filter((r) => !r.ok);
@@ -732,11 +772,37 @@ async function runJobs(
         { cause: first.error },
       );
       err.name = (first.error as Error)?.name ?? "Error";
+      setErrorContext(err, {
+        provider: first.job.provider,
+        symbol: first.job.symbol,
+      });
       throw err;
     }
   } finally {
     await closeProviders(providers);
   }
+}
+
+/** The file a download of `job` writes when no path is given. */
+function defaultPath(dataDir: string, job: Job): string | undefined {
+  try {
+    return join(
+      dataDir,
+      ohlcvFileName({
+        provider: job.provider,
+        symbol: job.symbol,
+        timeframe: job.timeframe.period,
+      }),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/** A few words of a failure for the progress line (the Error: line tells all). */
+function shortReason(e: unknown): string {
+  const m = oneLine(errMessage(e));
+  return m.length > 48 ? m.slice(0, 47) + "…" : m;
 }
 
 function errMessage(e: unknown): string {
@@ -773,9 +839,11 @@ function jsonResult(r: JobResult): Record<string, unknown> {
   if (!s) {
     return {
       ...base,
-      path: r.job.path ?? null,
+      path: r.path ?? r.job.path ?? null,
       status: isAbortError(r.error) ? "interrupted" : "failed",
       error: oneLine(errMessage(r.error)),
+      added: r.candles ?? 0,
+      fileCount: r.fileCount ?? null,
       retries: r.retries ?? null,
     };
   }
@@ -842,23 +910,20 @@ function renderSummary(ctx: CliContext, results: JobResult[]): void {
   ];
   const rows = results.map((r) => {
     const s = r.summary;
-    const name = s
-      ? basename(s.path)
-      : r.job.path
-      ? basename(r.job.path)
-      : r.job.label;
+    const path = s?.path ?? r.path ?? r.job.path;
+    const name = path ? basename(path) : r.job.label;
     if (!s) {
       return [
         name,
+        r.candles ? fmtInt(r.candles) : "-",
         "-",
         "-",
-        "-",
-        "-",
+        r.fileCount ? fmtInt(r.fileCount) : "-",
         "-",
         r.retries !== undefined ? fmtInt(r.retries) : "-",
         isAbortError(r.error)
           ? "interrupted (resumable)"
-          : `failed: ${oneLine(errMessage(r.error)).slice(0, 70)}`,
+          : `failed: ${shortReason(r.error)}`,
       ];
     }
     return [
@@ -876,9 +941,24 @@ function renderSummary(ctx: CliContext, results: JobResult[]): void {
   const widths = head.map((h, c) =>
     Math.max(h.length, ...rows.map((r) => r[c]!.length))
   );
+  // On a terminal, fit its width: drop the retries column when every row
+  // has none, then "in file", then "from" (--json has everything).
+  const keep = head.map(() => true);
+  if (ctx.io.stdoutIsTerminal) {
+    const width = () =>
+      widths.reduce((sum, w, c) => sum + (keep[c] ? w + 2 : 0), -2);
+    const noRetries = rows.every((r) => r[6] === "0" || r[6] === "-");
+    for (const c of [6, 4, 2]) {
+      if (width() <= ctx.io.columns - 1) break;
+      if (c === 6 && !noRetries) continue;
+      keep[c] = false;
+    }
+  }
   const line = (cells: string[]) =>
-    cells.map((x, c) =>
-      right.has(c) ? x.padStart(widths[c]!) : x.padEnd(widths[c]!)
+    cells.flatMap((x, c) =>
+      !keep[c] ? [] : [
+        right.has(c) ? x.padStart(widths[c]!) : x.padEnd(widths[c]!),
+      ]
     ).join("  ").trimEnd();
   const out = [
     line(head),
@@ -892,12 +972,12 @@ function renderSummary(ctx: CliContext, results: JobResult[]): void {
     if (!s) continue;
     const anomalies = s.gaps.filter((g) => g.kind === "anomaly");
     for (const g of anomalies.slice(0, 5)) {
+      const to = fmtTime(g.to);
+      const sameDay = to.slice(0, 10) === fmtTime(g.from).slice(0, 10);
       notes.push(
-        `  ${basename(s.path)}: ${fmtTime(g.from)} .. ${fmtTime(g.to)}  ${
-          fmtInt(g.periods)
-        } missing ${
-          g.periods === 1 ? "period" : "periods"
-        } while the market was open`,
+        `  ${basename(s.path)}: ${fmtTime(g.from)} .. ${
+          sameDay ? to.slice(11) : to
+        }  ${fmtInt(g.periods)} missing while open`,
       );
     }
     if (anomalies.length > 5) {
@@ -920,7 +1000,13 @@ function renderSummary(ctx: CliContext, results: JobResult[]): void {
     }
     if (extra.length) notes.push(`  ${basename(s.path)}: ${extra.join(", ")}`);
   }
-  if (notes.length) out.push("", "Gaps and notes:", ...notes);
+  if (notes.length) {
+    out.push(
+      "",
+      "Gaps (candles missing while the market was open) and notes:",
+      ...notes,
+    );
+  }
   ctx.out(out.join("\n") + "\n");
 }
 

@@ -59,27 +59,96 @@ export function oneLine(text: string): string {
     .join(" ");
 }
 
+/** What a command knew about the failed work: makes hints concrete. */
+export interface ErrorContext {
+  /** Provider name as the registry knows it, e.g. `ccxt`. */
+  provider?: string | undefined;
+  /** The symbol being downloaded, e.g. `BINANCE:BTC/USDT`. */
+  symbol?: string | undefined;
+}
+
+const contexts = new WeakMap<object, ErrorContext>();
+
+/** Records what `e` was about (provider, symbol) so its hint can name them. */
+export function setErrorContext(e: unknown, context: ErrorContext): void {
+  if (typeof e === "object" && e !== null) contexts.set(e, context);
+}
+
+/** True when `e` or one of its causes is a failure to reach the venue. */
+function isNetworkFailure(e: unknown): boolean {
+  let cur: unknown = e;
+  for (let depth = 0; depth < 5 && cur instanceof Error; depth++) {
+    if (
+      /^(NetworkError|RequestTimeout|ExchangeNotAvailable|ConnectionRefused)$/
+        .test(cur.name) ||
+      /fetch failed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|connection (refused|reset|closed)|timed out|dns error|error sending request/i
+        .test(cur.message)
+    ) return true;
+    cur = cur.cause;
+  }
+  return false;
+}
+
+/** The command that lists the symbols a failed download could have meant. */
+function symbolsCommand(context: ErrorContext | undefined): string {
+  const p = context?.provider;
+  const sym = context?.symbol;
+  if (!p || !sym) {
+    return "`pyne-data symbols <provider> [exchange] --search <text>`";
+  }
+  if (p === "ccxt") {
+    const m = /^([^:]+):([^/:]+)/.exec(sym);
+    if (m) {
+      return `\`pyne-data symbols ccxt ${m[1]!.toLowerCase()} --search ${
+        m[2]!.toUpperCase()
+      }\``;
+    }
+  }
+  const word = sym.replace(/[^A-Za-z0-9].*$/, "") || sym;
+  return `\`pyne-data symbols ${p} --search ${word}\``;
+}
+
+function formatHint(e: Error): string | undefined {
+  const path = (e as { path?: unknown }).path;
+  const file = typeof path === "string" ? path.toLowerCase() : "";
+  if (
+    /\.(csv|json)$/.test(file) && !file.endsWith(".extra.csv") ||
+    /^Cannot (import|convert)\b/.test(e.message)
+  ) {
+    return "Fix the input file at the place named above (CSV: a header timestamp,open,high,low,close,volume, one candle per row; JSON: an array of such objects); nothing was written.";
+  }
+  if (file.endsWith(".toml")) {
+    return "Fix the .toml named above, or download the symbol again to rewrite it.";
+  }
+  if (/legacy v1/i.test(e.message)) {
+    return "Rewrite it as a v2 file with --truncate --from <date>, or convert it to .csv first to keep a copy.";
+  }
+  return "The file is not a valid PyneCore .ohlcv file; download it again (--truncate --from <date>) or convert it again.";
+}
+
 function hintFor(e: Error): string | undefined {
   const name = e.name;
   const msg = e.message;
+  const context = contexts.get(e);
   if (name === "ConfigError") {
     return "Fix or delete the configuration file named above (a fresh template is written when it is missing).";
   }
-  if (name === "FormatError") {
-    return "The file is not a valid PyneCore .ohlcv file; re-download or convert it again.";
-  }
+  if (name === "FormatError") return formatHint(e);
   if (/lock/i.test(msg) && /writer|locked|lock file/i.test(msg)) {
     return "Another pyne-data process is writing this file; wait for it to finish (a stale lock of a dead process is taken over).";
   }
   if (name === "ProviderError" || name === "TransientProviderError") {
     if (/credential|api key|password|login|auth/i.test(msg)) {
-      return "Check the provider's credentials in the config directory or environment (see `pyne-data info --help`).";
+      return "Put the credentials into the provider's config file (in --config-dir, default ./config) or the environment variables named above; they are never printed.";
+    }
+    if (isNetworkFailure(e)) {
+      return "The venue could not be reached: check the network connection, and any base_url in the provider's config file (in --config-dir, default ./config).";
     }
     if (/timeframe/i.test(msg)) {
       return "Pick one of the timeframes the venue lists above (TradingView notation: 1, 60, 1D ...).";
     }
     if (/symbol|market/i.test(msg)) {
-      return "List valid symbols with `pyne-data symbols <provider> [exchange] --search <text>`.";
+      return `List valid symbols with ${symbolsCommand(context)}.`;
     }
     return "Run again with --verbose for details; a download resumes where it stopped.";
   }

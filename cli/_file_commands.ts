@@ -246,9 +246,12 @@ export async function convertCommand(
     try {
       timeframe = parseTimeframe(String(opts["timeframe"])).period;
     } catch (e) {
+      const message = (e as Error).message;
       throw new UsageError(
-        (e as Error).message,
-        `Accepted: ${TIMEFRAME_FORMS}`,
+        `--timeframe: ${message}`,
+        /accepted/i.test(message)
+          ? "For example -t 1D (daily), -t 60 (hourly) or -t 5m (five minutes)."
+          : `Accepted: ${TIMEFRAME_FORMS}.`,
       );
     }
   }

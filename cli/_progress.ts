@@ -16,6 +16,12 @@ export interface ProgressRendererOptions {
   color: boolean;
   /** Terminal width in columns. @default {100} */
   columns?: number;
+  /**
+   * Terminal height in rows: the live display stays shorter (finished tasks
+   * are folded into one line first), so it never scrolls and tears.
+   * @default {24}
+   */
+  rows?: number;
   /** Clock. @default {Date.now} */
   now?: () => number;
   /** Minimum ms between two plain lines of the same task (non-TTY). @default {2000} */
@@ -74,6 +80,21 @@ export function fmtDuration(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${ss}` : `${m}:${ss}`;
 }
 
+/** The live (terminal) display currently on screen, if any. */
+let active: ProgressRenderer | undefined;
+
+/**
+ * Prints a line above the live progress display when one is on screen (so it
+ * is not torn), else through `fallback`. Used for the Ctrl-C notice.
+ */
+export function printAboveProgress(
+  line: string,
+  fallback: (text: string) => void,
+): void {
+  if (active) active.log(line);
+  else fallback(line.endsWith("\n") ? line : line + "\n");
+}
+
 /** Renders per-task and overall progress on stderr. */
 export class ProgressRenderer {
   readonly #o: Required<ProgressRendererOptions>;
@@ -87,6 +108,7 @@ export class ProgressRenderer {
   constructor(options: ProgressRendererOptions) {
     this.#o = {
       columns: 100,
+      rows: 24,
       now: Date.now,
       plainIntervalMs: 2000,
       redrawMs: 100,
@@ -122,6 +144,7 @@ export class ProgressRenderer {
       lastPlain: 0,
       lastPlainPct: -1,
     });
+    if (this.#o.tty && !this.#stopped) active = this;
     if (this.#o.tty && !this.#timer && !this.#stopped) {
       this.#timer = setInterval(() => this.#draw(), this.#o.redrawMs);
       // Never keep the process alive for a redraw.
@@ -174,12 +197,11 @@ export class ProgressRenderer {
       this.#o.write(text);
       return;
     }
-    let out = `\x1b[${this.#drawnLines}A`;
-    for (let i = 0; i < this.#drawnLines; i++) out += "\r\x1b[2K\n";
-    out += `\x1b[${this.#drawnLines}A\r` + text;
+    // Up to the display's first line, clear it and everything below, print
+    // the line; the display is drawn anew below it (one write, no flicker).
+    const out = `\x1b[${this.#drawnLines}A\r\x1b[J` + text;
     this.#drawnLines = 0;
-    this.#o.write(out);
-    this.#draw();
+    this.#draw(out);
   }
 
   /** Stops redrawing; leaves the last frame on screen. */
@@ -189,6 +211,7 @@ export class ProgressRenderer {
     this.#timer = undefined;
     if (this.#o.tty && this.#tasks.size > 0) this.#draw();
     this.#stopped = true;
+    if (active === this) active = undefined;
   }
 
   #pct(t: Task): number | undefined {
@@ -251,14 +274,16 @@ export class ProgressRenderer {
       ? `ETA ${eta === undefined ? "--:--" : fmtDuration(eta)}`
       : t.state === "done"
       ? `done${t.note ? ` ${t.note}` : ""}`
+      : t.note === "interrupted"
+      ? "interrupted"
       : `failed${t.note ? ` ${t.note}` : ""}`;
     const pctText = (pct === undefined ? "?" : pct.toFixed(0)).padStart(3) +
       "%";
     const candles = `${fmtInt(t.candles).padStart(9)} candles`;
     const rate = `${fmtInt(this.#rate(t)).padStart(7)}/s`;
     const reached = fmtTime(t.reached);
-    // Fit the terminal: drop the rate, then the time reached, then narrow
-    // the bar, then shorten the label.
+    // Fit the terminal: narrow the bar, then drop the rate, then the time
+    // reached, then shorten the label.
     let showRate = true;
     let showReached = true;
     let barWidth = 20;
@@ -268,9 +293,9 @@ export class ProgressRenderer {
       (showRate ? 2 + rate.length : 0) +
       (showReached ? 2 + reached.length : 0) +
       2 + status.length;
+    if (total() > cols) barWidth = 10;
     if (total() > cols) showRate = false;
     if (total() > cols) showReached = false;
-    if (total() > cols) barWidth = 10;
     if (total() > cols) lw = Math.max(12, lw - (total() - cols));
     const label = t.label.length > lw
       ? t.label.slice(0, lw - 1) + "…"
@@ -296,12 +321,16 @@ export class ProgressRenderer {
     let candles = 0;
     let done = 0;
     let failed = 0;
+    let interrupted = 0;
     let pctSum = 0;
     let pctN = 0;
     for (const t of this.#tasks.values()) {
       candles += t.candles;
       if (t.state === "done") done++;
-      if (t.state === "failed") failed++;
+      if (t.state === "failed") {
+        if (t.note === "interrupted") interrupted++;
+        else failed++;
+      }
       const p = this.#pct(t);
       if (p !== undefined) {
         pctSum += p;
@@ -311,35 +340,67 @@ export class ProgressRenderer {
     const n = this.#tasks.size;
     const secs = (this.#o.now() - this.#started) / 1000;
     const pct = pctN > 0 ? pctSum / pctN : undefined;
-    const eta = pct !== undefined && pct > 0 && done + failed < n
+    const ended = done + failed + interrupted;
+    const eta = pct !== undefined && pct > 0 && ended < n
       ? fmtDuration((secs * (100 - pct)) / pct)
       : "--:--";
     return [
-      `overall: ${done}/${n} done${failed ? `, ${failed} failed` : ""}`,
+      `overall: ${done}/${n} done${failed ? `, ${failed} failed` : ""}${
+        interrupted ? `, ${interrupted} interrupted` : ""
+      }`,
       pct === undefined ? undefined : `${pct.toFixed(0)}%`,
       `${fmtInt(candles)} candles`,
       `${fmtInt(secs > 0.2 ? candles / secs : 0)}/s`,
       `elapsed ${fmtDuration(secs)}`,
-      done + failed < n ? `ETA ${eta}` : undefined,
+      ended < n ? `ETA ${eta}` : undefined,
     ].filter((x) => x !== undefined).join("  ");
   }
 
-  #draw(): void {
+  #draw(prefix = ""): void {
     if (!this.#o.tty || this.#stopped) return;
     const cols = Math.max(40, this.#o.columns);
+    const all = [...this.#tasks.values()];
+    // Never taller than the terminal: fold finished tasks (oldest first) into
+    // one line, then running ones, keeping room for the overall line.
+    const maxLines = Math.max(3, this.#o.rows - 2);
+    let shown = all;
+    let folded = "";
+    if (all.length + (all.length > 1 ? 1 : 0) > maxLines) {
+      const room = maxLines - 2; // the fold line and the overall line
+      const running = all.filter((t) => t.state === "running");
+      const finished = all.filter((t) => t.state !== "running");
+      const keepFinished = Math.max(0, room - running.length);
+      const keep = new Set([
+        ...running.slice(0, room),
+        ...finished.slice(finished.length - keepFinished),
+      ]);
+      shown = all.filter((t) => keep.has(t));
+      const hiddenDone = finished.length -
+        Math.min(keepFinished, finished.length);
+      const hiddenRunning = running.length - Math.min(room, running.length);
+      folded = [
+        hiddenDone > 0 ? `${hiddenDone} more finished` : undefined,
+        hiddenRunning > 0 ? `${hiddenRunning} more running` : undefined,
+      ].filter((x) => x !== undefined).join(", ") +
+        " (all in the summary below)";
+    }
     const labelWidth = Math.min(
       32,
-      Math.max(...[...this.#tasks.values()].map((t) => t.label.length)),
+      Math.max(...shown.map((t) => t.label.length)),
     );
-    const lines = [...this.#tasks.values()].map((t) =>
-      this.#line(t, labelWidth)
-    );
-    if (this.#tasks.size > 1) lines.push(this.#overall());
-    let out = "";
+    const lines = shown.map((t) => this.#line(t, labelWidth));
+    if (folded) lines.unshift(`… ${folded}`);
+    if (all.length > 1) lines.push(this.#overall());
+    // One write per frame, wrapped in a synchronized update (terminals that
+    // do not know it ignore it); each line is overwritten in place and then
+    // cleared to its end, so nothing blinks.
+    let out = "\x1b[?2026h" + prefix;
     if (this.#drawnLines > 0) out += `\x1b[${this.#drawnLines}A`;
     for (const l of lines) {
-      out += `\r\x1b[2K${truncateVisible(l, cols - 1)}\n`;
+      out += `\r${truncateVisible(l, cols - 1)}\x1b[K\n`;
     }
+    if (lines.length < this.#drawnLines) out += "\x1b[J";
+    out += "\x1b[?2026l";
     this.#drawnLines = lines.length;
     this.#o.write(out);
   }

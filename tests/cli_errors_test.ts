@@ -14,7 +14,12 @@ interface BadCase {
   code: 1 | 2;
   /** Part of the error line. */
   message: RegExp;
+  /** Part of the hint line, when the case checks it. */
+  hint?: RegExp;
 }
+
+/** The hint for a broken .ohlcv; wrong for any other kind of file. */
+const OHLCV_HINT = /not a valid PyneCore \.ohlcv file/;
 
 const DL = ["download", "ccxt", "BINANCE:BTC/USDT"];
 
@@ -29,7 +34,12 @@ const CASES: BadCase[] = [
   { args: ["download"], code: 2, message: /nothing to download/i },
   { args: ["download", "ccxt"], code: 2, message: /no symbol given/i },
   { args: [...DL], code: 2, message: /missing --timeframe/i },
-  { args: [...DL, "-t", "7X"], code: 2, message: /timeframe.*"7X"/i },
+  {
+    args: [...DL, "-t", "7X"],
+    code: 2,
+    message: /timeframe.*"7X"/i,
+    hint: /^Hint: For example -t 1D/,
+  },
   { args: [...DL, "-t", "0"], code: 2, message: /timeframe/i },
   {
     args: [...DL, "-t", "1D", "--from", "yesterday"],
@@ -161,7 +171,58 @@ const CASES: BadCase[] = [
   { args: ["inspect", "a", "b"], code: 2, message: /too many arguments/i },
   { args: ["inspect", "nofile.ohlcv"], code: 2, message: /does not exist/ },
   { args: ["inspect", "data"], code: 2, message: /not a file/ },
-  { args: ["inspect", "corrupt.ohlcv"], code: 1, message: /corrupt\.ohlcv/ },
+  {
+    args: ["inspect", "corrupt.ohlcv"],
+    code: 1,
+    message: /corrupt\.ohlcv/,
+    hint: OHLCV_HINT,
+  },
+  {
+    args: ["inspect", "text.ohlcv"],
+    code: 1,
+    message: /text\.ohlcv: this is a text file/,
+    hint: OHLCV_HINT,
+  },
+  {
+    args: ["convert", "bad.csv", "out.ohlcv"],
+    code: 1,
+    message: /bad\.csv: row 3/,
+    hint: /^Hint: Fix the input file/,
+  },
+  {
+    args: ["convert", "bad.csv", "data/full.ohlcv", "--force"],
+    code: 1,
+    message: /bad\.csv: row 3/,
+    hint: /^Hint: Fix the input file/,
+  },
+  {
+    args: ["convert", "bad.json", "out.ohlcv"],
+    code: 1,
+    message: /bad\.json/,
+    hint: /^Hint: Fix the input file/,
+  },
+  {
+    args: [...DL, "-t", "1D", "--from", "5", "--config-dir", "badcfg"],
+    code: 1,
+    message: /Malformed config file badcfg.ccxt\.toml at line 1/,
+    hint: /Fix or delete the configuration file/,
+  },
+  {
+    args: [
+      "download",
+      "capitalcom",
+      "EURUSD",
+      "-t",
+      "60",
+      "--from",
+      "5",
+      "--config-dir",
+      "nocreds",
+    ],
+    code: 1,
+    message: /credentials missing/,
+    hint: /config file .* or the environment variables/,
+  },
   { args: ["inspect", "in.csv"], code: 1, message: /in\.csv/ },
   {
     args: ["inspect", "--jsn", "data/full.ohlcv"],
@@ -253,6 +314,13 @@ const CASES: BadCase[] = [
   { args: ["providers", "extra"], code: 2, message: /too many arguments/i },
 ];
 
+/** Whatever the caller's environment holds, the CLI sees no Capital.com login. */
+const NO_CREDENTIALS: Record<string, string> = {
+  PYNE_CAPITALCOM_API_KEY: "",
+  PYNE_CAPITALCOM_IDENTIFIER: "",
+  PYNE_CAPITALCOM_PASSWORD: "",
+};
+
 async function setup(dir: string): Promise<void> {
   await mkdir(join(dir, "data"));
   await copyFile(
@@ -279,6 +347,17 @@ async function setup(dir: string): Promise<void> {
   );
   await copyFile(join(FIXTURES, "btc_1D_gap.export.csv"), join(dir, "in.csv"));
   await writeFile(join(dir, "in.txt"), "hello\n");
+  await writeFile(join(dir, "text.ohlcv"), "timestamp,open\n1,2\n");
+  await writeFile(
+    join(dir, "bad.csv"),
+    "timestamp,open,high,low,close,volume\n1700000000000,1,2,0.5,1.5,10\nxx,1,2\n",
+  );
+  await writeFile(join(dir, "bad.json"), '[{"timestamp": 1, "open":');
+  await mkdir(join(dir, "badcfg"));
+  await writeFile(join(dir, "badcfg", "ccxt.toml"), "[binance\nbase_url = 1\n");
+  // A filled-in config without credentials (none in the environment).
+  await mkdir(join(dir, "nocreds"));
+  await writeFile(join(dir, "nocreds", "capitalcom.toml"), "[capitalcom]\n");
   await writeFile(join(dir, "exists.csv"), "keep me\n");
 }
 
@@ -296,7 +375,9 @@ export function assertErrorOutput(
     !ls.some((l) => /^\s+at /.test(l)),
     `${label}: no stack trace in\n${stderr}`,
   );
-  assert.ok(ls.length <= 3, `${label}: short report, got\n${stderr}`);
+  // Plain progress lines (no terminal) may precede a failure found by the venue.
+  const report = ls.filter((l) => !/^(start|progress|failed) /.test(l));
+  assert.ok(report.length <= 3, `${label}: short report, got\n${stderr}`);
 }
 
 Deno.test("cli exits 2 (or 1) with one Error: line and touches no file for each bad invocation", async (t) => {
@@ -308,13 +389,17 @@ Deno.test("cli exits 2 (or 1) with one Error: line and touches no file for each 
     for (const c of CASES) {
       const label = c.args.join(" ");
       await t.step(label, async () => {
-        const r = await runCli(c.args, { cwd: dir });
+        const r = await runCli(c.args, { cwd: dir, env: NO_CREDENTIALS });
         assert.equal(
           r.code,
           c.code,
           `${label}: exit code\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
         );
         assertErrorOutput(r.stderr, c.message, label);
+        if (c.hint) {
+          const hint = lines(r.stderr).find((l) => l.startsWith("Hint:"));
+          assert.match(hint ?? "", c.hint, `${label}: hint in\n${r.stderr}`);
+        }
         assert.equal(r.stdout, "", `${label}: nothing on stdout`);
         assert.deepEqual(await snapshotTree(dir), before, `${label}: files`);
       });
@@ -322,4 +407,47 @@ Deno.test("cli exits 2 (or 1) with one Error: line and touches no file for each 
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+Deno.test("reportError hints name the real problem: unreachable venue, unknown symbol, bad CSV", async () => {
+  const { reportError, setErrorContext } = await import("../cli/_errors.ts");
+  const { ProviderError, TransientProviderError } = await import(
+    "../providers/provider.ts"
+  );
+  const { FormatError } = await import("../format/format_error.ts");
+  const network = Object.assign(
+    new Error(
+      "binance GET http://127.0.0.1:1/api/v3/exchangeInfo fetch failed",
+    ),
+    { name: "NetworkError" },
+  );
+  const down = new TransientProviderError(
+    "Cannot load the markets of binance: the venue did not answer",
+    { cause: network },
+  );
+  let r = reportError(down);
+  assert.equal(r.code, 1);
+  assert.match(r.hint ?? "", /could not be reached.*base_url/);
+  const unknown = new ProviderError('Unknown symbol "BINANCE:NOPE/USDT"');
+  assert.match(
+    reportError(unknown).hint ?? "",
+    /`pyne-data symbols <provider> \[exchange\] --search <text>`/,
+  );
+  setErrorContext(unknown, { provider: "ccxt", symbol: "BINANCE:NOPE/USDT" });
+  assert.match(
+    reportError(unknown).hint ?? "",
+    /`pyne-data symbols ccxt binance --search NOPE`/,
+  );
+  r = reportError(
+    new FormatError("Cannot import in.csv: row 3: 4 columns, expected 6", {
+      path: "in.csv",
+    }),
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.hint ?? "", /^Fix the input file/);
+  assert.doesNotMatch(r.hint ?? "", OHLCV_HINT);
+  r = reportError(
+    new FormatError("Cannot open x.ohlcv: bad magic", { path: "x.ohlcv" }),
+  );
+  assert.match(r.hint ?? "", OHLCV_HINT);
 });

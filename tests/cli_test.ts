@@ -89,7 +89,11 @@ Deno.test("cli --help on every command shows usage with examples, --version prin
 Deno.test("cli download fetches several symbols concurrently into exact files, then update and file top-up resume", async () => {
   const dir = await tempDir();
   let now = T;
-  await using emu = await startBinanceEmulator({ now: () => now, gaps: [GAP] });
+  await using emu = await startBinanceEmulator({
+    now: () => now,
+    gaps: [GAP],
+    latencyMs: 20,
+  });
   try {
     const cfg = await writeCcxtConfig(dir, { binance: emu.url });
     const tf = parseTimeframe("60");
@@ -103,19 +107,36 @@ Deno.test("cli download fetches several symbols concurrently into exact files, t
       "1h",
       "--from",
       "2024-01-01",
+      "--limit",
+      "500",
+      "--concurrency",
+      "1",
       "--config-dir",
       cfg,
       "--now",
       new Date(T).toISOString(),
     ], { cwd: dir });
     assert.equal(r.code, 0, r.stderr);
+    // One provider, one ccxt exchange for both symbols: the markets are loaded
+    // once, and the symbols download at the same time: with one page in
+    // flight per symbol, ETH's first page is asked for before BTC's last.
+    assert.equal(
+      emu.requests.filter((q) => q.path === "/api/v3/exchangeInfo").length,
+      1,
+    );
+    const klines = emu.requests.filter((q) => q.path === "/api/v3/klines");
+    const firstEth = klines.findIndex((q) => q.query["symbol"] === "ETHUSDT");
+    const lastBtc = klines.findLastIndex((q) =>
+      q.query["symbol"] === "BTCUSDT"
+    );
+    assert.ok(firstEth >= 0 && firstEth < lastBtc, "downloads overlap");
     // Summary table with the gap report on stdout.
     assert.match(r.stdout, /^file\s+added\s+from\s+to/m);
     assert.match(r.stdout, /ccxt_BINANCE_BTC_USDT_60\.ohlcv\s+1,447\s/);
     assert.match(r.stdout, /1 anomaly \(5 missing\)/);
     assert.match(
       r.stdout,
-      /2024-01-10 00:00 \.\. 2024-01-10 05:00\s+5 missing periods/,
+      /BTC_USDT_60\.ohlcv: 2024-01-10 00:00 \.\. 05:00\s+5 missing while open$/m,
     );
     // Non-TTY progress: plain lines on stderr, no ANSI escapes.
     const errLines = lines(r.stderr);
@@ -501,6 +522,7 @@ Deno.test("cli Ctrl-C (SIGINT) during a download exits 130 and a rerun completes
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 130, stderr);
     assert.match(stderr, /^Error: Interrupted/m);
+    assert.match(stderr, /^Interrupted: finishing the current commit/m);
     // The file is valid, holds a prefix of the truth, and is not complete.
     const tf = parseTimeframe("5");
     const truth = emu.expectedCandles(
@@ -510,6 +532,16 @@ Deno.test("cli Ctrl-C (SIGINT) during a download exits 130 and a rerun completes
       T - tf.ms + 1, // closed candles only: open + 5 min <= now
     );
     const partial = await readAll(path);
+    // The summary names the file and what it holds; nothing is lost.
+    const row = new RegExp(
+      `^ccxt_BINANCE_BTC_USDT_5\\.ohlcv\\s+${
+        partial.time.length.toLocaleString("en-US")
+      }\\s+-\\s+-\\s+${
+        partial.time.length.toLocaleString("en-US")
+      }\\s+.*interrupted \\(resumable\\)$`,
+      "m",
+    );
+    assert.match(new TextDecoder().decode(out.stdout), row);
     assert.ok(
       partial.time.length >= 300,
       `some candles: ${partial.time.length}`,
@@ -690,7 +722,10 @@ Deno.test("examples/demo.ts runs offline with the task's permissions and its sec
     const stdout = new TextDecoder().decode(out.stdout);
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, stderr);
-    assert.match(stdout, /3 missing periods while the market was open/);
+    assert.match(
+      stdout,
+      /: \d{4}-\d\d-\d\d 02:00 \.\. 05:00 {2}3 missing while open$/m,
+    );
     assert.match(stdout, /Forming candle: .* it was not stored/);
     assert.match(stdout, /^format\s+PyneCore v2/m);
     assert.equal((stdout.match(/ up to date$/gm) ?? []).length, 6, stdout);
@@ -719,11 +754,130 @@ Deno.test("ProgressRenderer.log prints a diagnostic above the live lines and red
   out = "";
   p.log("[verbose] GET /klines -> 200");
   p.stop();
-  // Up 3, clear 3, up 3, the diagnostic, then the display drawn anew below.
-  assert.ok(out.startsWith("\x1b[3A"), JSON.stringify(out));
-  const at = out.indexOf("[verbose] GET /klines -> 200\n");
-  assert.ok(at > 0);
-  const after = out.slice(at);
+  // One synchronized write: up 3, clear below, the diagnostic, then the
+  // display drawn anew below it (without moving up again).
+  assert.ok(
+    out.startsWith("\x1b[?2026h\x1b[3A\r\x1b[J[verbose] GET /klines -> 200\n"),
+    JSON.stringify(out),
+  );
+  const after = out.slice(out.indexOf("200\n") + 4);
+  assert.ok(!after.startsWith("\x1b[3A"), "drawn below the diagnostic");
   assert.ok(after.indexOf("AAA") > 0 && after.indexOf("BBB") > 0);
   assert.ok(after.includes("overall: 1/2 done"));
+});
+
+Deno.test("ProgressRenderer never grows taller than the terminal: finished tasks fold into one line", async () => {
+  const { ProgressRenderer } = await import("../cli/_progress.ts");
+  let out = "";
+  const p = new ProgressRenderer({
+    write: (t) => (out += t),
+    tty: true,
+    color: false,
+    columns: 120,
+    rows: 8, // room for 6 lines
+    redrawMs: 60_000,
+  });
+  for (let i = 0; i < 10; i++) {
+    p.add(String(i), `task-${i}`, { from: 0, to: 10 * H, periodMs: H });
+  }
+  for (let i = 0; i < 7; i++) p.finish(String(i), true, "+1");
+  out = "";
+  p.stop();
+  const frame = out.replaceAll("\x1b[?2026h", "").replaceAll("\x1b[?2026l", "")
+    .split("\n").filter((l) => l !== "");
+  assert.equal(frame.length, 6, JSON.stringify(frame));
+  assert.match(frame[0]!, /… 6 more finished \(all in the summary below\)/);
+  // The running tasks stay visible; then the newest finished one; then overall.
+  for (const id of ["task-7", "task-8", "task-9"]) {
+    assert.ok(frame.some((l) => l.includes(id)), id);
+  }
+  assert.ok(frame.some((l) => l.includes("task-6")));
+  assert.ok(!frame.some((l) => l.includes("task-5")));
+  assert.match(frame[5]!, /overall: 7\/10 done/);
+  // Each line is written over in place and cleared to its end (no blanking).
+  assert.ok(!out.includes("\x1b[2K"));
+  assert.equal(out.split("\x1b[K\n").length - 1, 6);
+});
+
+Deno.test("printAboveProgress puts the Ctrl-C notice above a live display, else prints it plainly", async () => {
+  const { ProgressRenderer, printAboveProgress } = await import(
+    "../cli/_progress.ts"
+  );
+  let plain = "";
+  printAboveProgress("Interrupted: wait", (t) => (plain += t));
+  assert.equal(plain, "Interrupted: wait\n");
+  let out = "";
+  const p = new ProgressRenderer({
+    write: (t) => (out += t),
+    tty: true,
+    color: false,
+    redrawMs: 60_000,
+  });
+  p.add("a", "AAA", { from: 0, to: 10 * H, periodMs: H });
+  p.finish("a", false, "interrupted");
+  out = "";
+  plain = "";
+  printAboveProgress("Interrupted: wait", (t) => (plain += t));
+  assert.equal(plain, "", "went to the display");
+  const notice = "\x1b[1A\r\x1b[JInterrupted: wait\n";
+  assert.ok(out.includes(notice), JSON.stringify(out));
+  assert.match(out.slice(out.indexOf(notice)), /AAA.*interrupted/s);
+  assert.ok(!/failed/.test(out), "an interrupted task is not shown as failed");
+  p.stop();
+  printAboveProgress("after", (t) => (plain += t));
+  assert.equal(plain, "after\n", "a stopped display is no longer used");
+});
+
+Deno.test("cli summary table fits a terminal's width (columns dropped), and is complete when piped", async () => {
+  const dir = await tempDir();
+  await using emu = await startBinanceEmulator({ now: () => T, gaps: [GAP] });
+  try {
+    const cfg = await writeCcxtConfig(dir, { binance: emu.url });
+    const { main } = await import("../cli.ts");
+    const run = async (stdoutIsTerminal: boolean, extra: string[]) => {
+      let out = "";
+      const code = await main([
+        "download",
+        "ccxt",
+        "BINANCE:BTC/USDT",
+        "BINANCE:ETH/USDT",
+        "-t",
+        "1h",
+        "--from",
+        "2024-01-01",
+        "--config-dir",
+        cfg,
+        "--ohlcv-dir",
+        join(dir, "data"),
+        "--now",
+        new Date(T).toISOString(),
+        ...extra,
+      ], {
+        io: {
+          stdout: (t) => (out += t),
+          stderr: () => {},
+          stdoutIsTerminal,
+          stderrIsTerminal: false,
+          columns: 100,
+          rows: 30,
+          env: {},
+        },
+        handleSignals: false,
+      });
+      assert.equal(code, 0);
+      return lines(out);
+    };
+    assert.deepEqual(await run(true, ["--quiet"]), [], "--quiet: no table");
+    const tty = await run(true, ["--truncate"]);
+    assert.match(tty[0]!, /^file\s+added\s+to\s+gaps\s+status$/);
+    assert.match(tty[2]!, /^ccxt_BINANCE_BTC_USDT_60\.ohlcv\s+1,447\s+/);
+    for (const l of tty) assert.ok(l.length <= 99, `fits: ${l}`);
+    const piped = await run(false, ["--truncate"]);
+    assert.match(
+      piped[0]!,
+      /^file\s+added\s+from\s+to\s+in file\s+gaps\s+retries\s+status$/,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
