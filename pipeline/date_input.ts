@@ -16,6 +16,8 @@
  */
 
 const DAY_MS = 86_400_000;
+/** A hundred years of days: the most "days back" accepted. */
+const MAX_DAYS = 36_525;
 
 const FORMS =
   'accepted: "continue", a number of days back ("30"), YYYY-MM-DD, "YYYY-MM-DD HH:MM[:SS]" (UTC) or ISO 8601 ("2024-01-01T12:00:00Z", "2024-01-01T12:00:00+02:00")';
@@ -92,6 +94,17 @@ function daysBack(days: number, now: number, input: string): number {
   if (!Number.isFinite(days) || days < 0) {
     throw new RangeError(
       `A number of days back must be a finite number >= 0, got ${input}`,
+    );
+  }
+  if (days > MAX_DAYS) {
+    throw new RangeError(
+      `${input} days back is more than ${MAX_DAYS} days (100 years)${
+        days >= 1e9
+          ? `; it looks like a Unix time in ms: pass new Date(${input}) or an ISO date instead`
+          : /^\d{8}$/.test(input.trim())
+          ? `; for a date write YYYY-MM-DD`
+          : ""
+      }`,
     );
   }
   return now - Math.round(days * DAY_MS);

@@ -14,6 +14,22 @@ Deno.test("parseDateInput reads a number of days back", () => {
   assert.equal(parseDateInput("30", NOW), NOW - 30 * DAY);
   assert.equal(parseDateInput("1.5", NOW), NOW - 1.5 * DAY);
   assert.equal(parseDateInput(0, NOW), NOW);
+  assert.equal(parseDateInput(36_525, NOW), NOW - 36_525 * DAY);
+});
+
+Deno.test("parseDateInput refuses more than 100 years back, pointing out ms times and undashed dates", () => {
+  assert.throws(
+    () => parseDateInput(Date.UTC(2024, 0, 1), NOW),
+    (e: unknown) =>
+      e instanceof RangeError &&
+      /1704067200000 days back is more than 36525 days.*Unix time in ms: pass new Date\(1704067200000\)/
+        .test(e.message),
+  );
+  assert.throws(
+    () => parseDateInput("20240101", NOW),
+    /20240101 days back is more than 36525 days \(100 years\); for a date write YYYY-MM-DD/,
+  );
+  assert.throws(() => parseDateInput(36_526, NOW), RangeError);
 });
 
 Deno.test("parseDateInput reads dates and date-times as UTC", () => {
