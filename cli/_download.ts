@@ -415,7 +415,14 @@ export async function downloadCommand(
         continue;
       }
       if (!t.includes(":")) {
-        throw await unknownProvider(t);
+        // `binance BTC/USDT`: an exchange where the provider belongs.
+        const next = targets[1];
+        throw await unknownProvider(
+          t,
+          t === targets[0] && next?.includes("/") && !next.includes(":")
+            ? `ccxt ${t.toUpperCase()}:${next.toUpperCase()}`
+            : undefined,
+        );
       }
       let ps;
       try {
@@ -615,11 +622,16 @@ async function runJobs(
     if (o.showInfo) {
       const infos = [];
       for (const j of jobs) {
-        const info = await providers.get(j.provider)!.symbolInfo(
-          j.symbol,
-          j.timeframe,
-        );
-        infos.push({ job: j, info });
+        try {
+          const info = await providers.get(j.provider)!.symbolInfo(
+            j.symbol,
+            j.timeframe,
+          );
+          infos.push({ job: j, info });
+        } catch (e) {
+          setErrorContext(e, { provider: j.provider, symbol: j.symbol });
+          throw e;
+        }
       }
       const { stringifySymbolInfo } = await import(
         "../format/symbol_info_toml.ts"
@@ -739,14 +751,17 @@ async function runJobs(
         }
       }
     };
-    await Promise.all(
-      Array.from(
-        { length: Math.min(SYMBOL_PARALLELISM, jobs.length) },
-        () => worker(),
-      ),
-    );
-    progress?.stop();
-    liveProgress = undefined;
+    try {
+      await Promise.all(
+        Array.from(
+          { length: Math.min(SYMBOL_PARALLELISM, jobs.length) },
+          () => worker(),
+        ),
+      );
+    } finally {
+      progress?.stop();
+      liveProgress = undefined;
+    }
     results.push(...unopened);
     // A single failed download is fully told by its error line; an
     // interrupted one also gets its row (what the file holds now).
@@ -1052,11 +1067,10 @@ async function listSymbols(
         ].join("  ").trimEnd() + "\n",
       );
     }
-    ctx.info(
-      `${fmtInt(list.length)} ${
-        exchange || name !== "ccxt" ? "symbols" : "exchanges"
-      }\n`,
-    );
+    const exchanges = list.length > 0 &&
+      list.every((s) => s.type === "exchange");
+    const noun = exchanges ? "exchange" : "symbol";
+    ctx.info(`${fmtInt(list.length)} ${noun}${list.length === 1 ? "" : "s"}\n`);
   } finally {
     await closeProviders(providers);
   }

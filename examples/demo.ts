@@ -150,9 +150,11 @@ console.log(
     ((performance.now() - started) / 1000).toFixed(1)
   } s: ${requests} requests served by the emulator. Files are in ./${DATA}:`,
 );
-for await (const e of Deno.readDir(DATA)) {
-  if (e.isFile && e.name.endsWith(".ohlcv")) console.log(`  ${e.name}`);
-}
+const files = (await Array.fromAsync(Deno.readDir(DATA)))
+  .filter((e) => e.isFile && e.name.endsWith(".ohlcv"))
+  .map((e) => e.name)
+  .sort();
+for (const name of files) console.log(`  ${name}`);
 console.log(
   `Try: deno task cli inspect ${DATA}/ccxt_BINANCE_BTC_USDT_1.ohlcv --json`,
 );

@@ -33,6 +33,12 @@ const CASES: BadCase[] = [
   },
   { args: ["download"], code: 2, message: /nothing to download/i },
   { args: ["download", "ccxt"], code: 2, message: /no symbol given/i },
+  {
+    args: ["download", "binance", "BTC/USDT", "-t", "1D"],
+    code: 2,
+    message: /unknown provider "binance"/i,
+    hint: /Did you mean ccxt BINANCE:BTC\/USDT\?/,
+  },
   { args: [...DL], code: 2, message: /missing --timeframe/i },
   {
     args: [...DL, "-t", "7X"],

@@ -412,6 +412,20 @@ Deno.test("cli inspect, convert, providers, symbols and info print what they sho
       lines(ls.stdout).map((l) => l.split(/\s+/)[0]),
       ["BINANCE:SHIB/USDT"],
     );
+    assert.match(ls.stderr, /^1 symbol$/m);
+    // An exact exchange id as search text lists that exchange's markets.
+    const lsx = await runCli([
+      "download",
+      "ccxt",
+      "--list-symbols",
+      "--search",
+      "binance",
+      "--config-dir",
+      cfg,
+    ], { cwd: dir });
+    assert.equal(lsx.code, 0, lsx.stderr);
+    assert.match(lsx.stdout, /^BINANCE:ETH\/USDT\s+spot/m);
+    assert.match(lsx.stderr, /^\d+ symbols$/m);
     const show = await runCli([
       "download",
       "ccxt",
@@ -465,6 +479,12 @@ Deno.test("cli venue refusals exit 1 with one Error: line and create no data fil
       const errs = lines(r.stderr).filter((l) => l.startsWith("Error:"));
       assert.equal(errs.length, 1, r.stderr);
       assert.match(errs[0]!, msg);
+      if (String(msg) === "/NOPE/") {
+        assert.match(
+          r.stderr,
+          /^Hint: .*`pyne-data symbols ccxt binance --search NOPE`/m,
+        );
+      }
       assert.ok(!/^\s+at /m.test(r.stderr), "no stack trace");
       assert.equal(r.stdout, "", "no summary table for a lone failure");
       assert.deepEqual(await readdir(dir), ["config"], args.join(" "));
