@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type FileHandle, open, rename, unlink } from "node:fs/promises";
+import { type FileHandle, open, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 
 /** A temporary path beside `path`, unique enough for concurrent writers. */
@@ -15,6 +15,31 @@ export function tempPathFor(path: string): string {
     `.${basename(path)}.${Date.now().toString(36)}${
       Math.random().toString(36).slice(2, 10)
     }.tmp`,
+  );
+}
+
+/**
+ * The error for a file that could not be created at `path` (`what` names the
+ * file made: "a temporary file", "the lock file"): a missing folder is said
+ * so; anything else keeps the system's reason. `code` and `cause` are kept.
+ */
+export async function cannotCreate(
+  path: string,
+  what: string,
+  err: unknown,
+): Promise<Error> {
+  const code = (err as { code?: unknown } | null)?.code;
+  const dir = dirname(path);
+  let problem = `cannot create ${what} in ${dir}: ${
+    err instanceof Error ? err.message : String(err)
+  }`;
+  if (code === "ENOENT" || (err as { name?: unknown })?.name === "NotFound") {
+    const missing = await stat(dir).then(() => false, () => true);
+    if (missing) problem = `the folder ${dir} does not exist; create it first`;
+  }
+  return Object.assign(
+    new Error(`Cannot write ${path}: ${problem}`, { cause: err }),
+    { code, path },
   );
 }
 
@@ -30,7 +55,12 @@ export async function withAtomicFile<T>(
   const tmp = tempPathFor(path);
   let ok = false;
   try {
-    const fh = await open(tmp, "wx");
+    let fh: FileHandle;
+    try {
+      fh = await open(tmp, "wx");
+    } catch (err) {
+      throw await cannotCreate(path, "a temporary file", err);
+    }
     let result: T;
     try {
       result = await write(fh);

@@ -7,6 +7,7 @@
 
 import { open, readFile, stat, unlink } from "node:fs/promises";
 import process from "node:process";
+import { cannotCreate } from "./_atomic_file.ts";
 
 /** Raised when another writer holds the lock of an `.ohlcv` file. */
 export class OhlcvLockedError extends Error {
@@ -90,7 +91,9 @@ export async function acquireLock(path: string): Promise<FileLock> {
         },
       };
     } catch (err) {
-      if (errCode(err) !== "EEXIST") throw err;
+      if (errCode(err) !== "EEXIST") {
+        throw await cannotCreate(path, "the lock file", err);
+      }
     }
     let text = "";
     try {

@@ -260,6 +260,38 @@ Deno.test("convertFile refuses to overwrite unless replace is set, and replaces 
   });
 });
 
+Deno.test("convertFile into a folder that does not exist says so", async () => {
+  await withTempDir(async (dir) => {
+    const csv = join(dir, "in.csv");
+    await writeFile(
+      csv,
+      "timestamp,open,high,low,close,volume\n1704067200000,1,2,0.5,1.5,10\n1704067260000,1,2,0.5,1.5,10\n",
+    );
+    const missing = join(dir, "nope");
+    for (const out of ["x.csv", "x.json", "x.ohlcv"]) {
+      await assert.rejects(
+        convertFile(csv, join(missing, out)),
+        (e: unknown) => {
+          assert.ok(e instanceof Error);
+          assert.equal(
+            e.message,
+            `Cannot write ${
+              join(missing, out)
+            }: the folder ${missing} does not exist; create it first`,
+          );
+          assert.equal((e as { code?: unknown }).code, "ENOENT");
+          return true;
+        },
+      );
+    }
+    await assert.rejects(
+      convertFile(fixturePath("btc_1D_gap.ohlcv"), join(missing, "x.csv")),
+      /the folder .*nope does not exist/,
+    );
+    assert.deepEqual(await readdir(dir), ["in.csv"]);
+  });
+});
+
 Deno.test("convertFile explains unknown extensions, missing periods and bad options", async () => {
   await withTempDir(async (dir) => {
     const csv = join(dir, "one.csv");
