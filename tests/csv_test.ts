@@ -171,6 +171,64 @@ Deno.test("candlesToCsv rows are what csv-stringify makes of the same cells", ()
   }
 });
 
+Deno.test("pyFloatRepr prints the shortest round-trip digits between 1e-4 and 1e16, also for float neighbours of short decimals", () => {
+  // Reference: JavaScript's shortest digits in plain notation, which Python's
+  // repr also uses between 1e-4 and 1e16.
+  const ref = (x: number) => {
+    const s = String(x);
+    return s.includes(".") ? s : s + ".0";
+  };
+  let seed = 12345;
+  const rnd = () => { // mulberry32: deterministic
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const f = new Float64Array(1);
+  const bits = new BigInt64Array(f.buffer);
+  let checked = 0;
+  const check = (x: number) => {
+    const a = Math.abs(x);
+    if (!(a >= 1e-4 && a < 1e16)) return;
+    checked++;
+    if (pyFloatRepr(x) !== ref(x)) {
+      assert.fail(`pyFloatRepr(${ref(x)}) gave ${pyFloatRepr(x)}`);
+    }
+  };
+  for (let i = 0; i < 40_000; i++) {
+    const k = Math.floor(rnd() * 14);
+    const short = Math.round(rnd() * 10 ** Math.floor(rnd() * 16)) / 10 ** k;
+    check(short);
+    check(-short);
+    f[0] = short; // its float neighbours have long digit strings
+    bits[0]! += 1n;
+    check(f[0]!);
+    bits[0]! -= 2n;
+    check(f[0]!);
+    check(rnd() * 10 ** (Math.floor(rnd() * 21) - 4));
+    check(42000.01 + Math.fround(rnd() * 100)); // float32-delta noise
+    check(Math.round(rnd() * 2 ** 53) / 10 ** k);
+  }
+  for (
+    const x of [
+      1e15,
+      1e15 - 1,
+      999999999999999.9,
+      1125899906842624.2,
+      9007199254740991,
+      0.0001,
+      0.00010000000000000002,
+      0.1 + 0.2,
+      1 / 3,
+      42000.01,
+      0.00000001 * 12345,
+    ]
+  ) check(x);
+  assert.ok(checked > 200_000, `checked ${checked}`);
+});
+
 Deno.test("CSV export writes NaN as NaN and JSON export writes it as null", () => {
   const batch = batchFromRows([[60000, 1, NaN, 1e-7, 0.5, NaN]]);
   assert.equal(
