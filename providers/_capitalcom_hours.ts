@@ -70,6 +70,51 @@ function parseClock(h: string, m: string, s: string | undefined): number {
   return hh * 3600 + mm * 60 + ss;
 }
 
+/** Options of {@linkcode convertOpeningHours}. */
+export interface ConvertOpeningHoursOptions {
+  /**
+   * Express the hours in this IANA zone instead of the venue's (converted
+   * with the zones' offsets at `at`). A market open around the clock keeps
+   * the venue's zone.
+   */
+  readonly zone?: string | undefined;
+  /** The instant whose offsets convert the hours, ms. @default {Date.now()} */
+  readonly at?: number | undefined;
+}
+
+const offsetFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The UTC offset of `zone` at `at`, seconds; throws a RangeError for an unknown zone. */
+function zoneOffsetSeconds(zone: string, at: number): number {
+  let f = offsetFormats.get(zone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "numeric",
+      day: "numeric",
+      hour: "numeric",
+      minute: "numeric",
+      second: "numeric",
+    });
+    offsetFormats.set(zone, f);
+  }
+  const p: Record<string, number> = {};
+  for (const part of f.formatToParts(new Date(at))) {
+    if (part.type !== "literal") p[part.type] = Number(part.value);
+  }
+  const local = Date.UTC(
+    p.year!,
+    p.month! - 1,
+    p.day!,
+    p.hour!,
+    p.minute!,
+    p.second!,
+  );
+  return Math.round((local - Math.floor(at / 1000) * 1000) / 1000);
+}
+
 /**
  * Converts Capital.com opening hours to PyneCore's form: days 0 = Monday,
  * `"00:00 - 00:00"` a full day (`00:00:00`–`23:59:59`), an end of `00:00`
@@ -77,13 +122,16 @@ function parseClock(h: string, m: string, s: string | undefined): number {
  * ends mark where trading resumes and stops around breaks longer than
  * {@linkcode SESSION_BREAK_TOLERANCE_S}; a market with no such break (24/7)
  * gets a start at `00:00:00` and an end at `23:59:59` on every day.
+ * With `options.zone` the hours are shifted into that zone.
  * Throws a `ProviderError` naming a segment it cannot read.
  */
 export function convertOpeningHours(
   hours: CapitalComOpeningHours,
+  options: ConvertOpeningHoursOptions = {},
 ): ConvertedSessions {
-  // Pieces as [day, startSeconds, endSeconds] with end exclusive-ish (86400 = midnight).
-  const pieces: [number, number, number][] = [];
+  // Open spans of the week in seconds from Monday 00:00 (end exclusive; an
+  // overnight span runs past its day's midnight).
+  const raw: [number, number][] = [];
   for (let d = 0; d < 7; d++) {
     const segments = hours[DAY_KEYS[d]!] ?? [];
     if (!Array.isArray(segments)) {
@@ -102,35 +150,45 @@ export function convertOpeningHours(
           } of "${DAY_KEYS[d]}": expected "HH:MM - HH:MM"`,
         );
       }
-      if (end === 0) end = DAY; // "... - 00:00" ends at midnight
-      if (end > start) {
-        pieces.push([d, start, end]);
-      } else {
-        // Overnight span: split at midnight.
-        pieces.push([d, start, DAY]);
-        if (end > 0) pieces.push([(d + 1) % 7, 0, end]);
+      if (end <= start) end += DAY; // "... - 00:00" ends at midnight; earlier ends overnight
+      raw.push([d * DAY + start, d * DAY + end]);
+    }
+  }
+  const venueZone = hours.zone && hours.zone.length > 0 ? hours.zone : "UTC";
+  let spans = mergeWeek(raw, 0);
+  let timezone = venueZone;
+  const target = options.zone;
+  const continuous = spans.length === 1 && spans[0]![1] - spans[0]![0] >= WEEK;
+  if (target && target !== venueZone && spans.length > 0 && !continuous) {
+    const at = options.at ?? Date.now();
+    let shift: number;
+    try {
+      shift = zoneOffsetSeconds(target, at) - zoneOffsetSeconds(venueZone, at);
+    } catch {
+      shift = NaN; // an unknown zone: keep the venue's
+    }
+    if (Number.isFinite(shift)) {
+      spans = mergeWeek(raw, shift);
+      timezone = target;
+    }
+  }
+
+  // Per-day intervals: the spans cut at each midnight.
+  const openingHours: OpeningHours[] = [];
+  for (const [a, b] of spans) {
+    for (let d = Math.floor(a / DAY); d * DAY < b; d++) {
+      const s = Math.max(a, d * DAY) - d * DAY;
+      const e = Math.min(b, (d + 1) * DAY) - d * DAY;
+      if (e > s) {
+        openingHours.push({ day: d % 7, start: hms(s), end: hms(e) });
       }
     }
   }
-  pieces.sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
-  // Overlapping or touching pieces of one day become one interval.
-  const unique: [number, number, number][] = [];
-  for (const p of pieces) {
-    const q = unique[unique.length - 1];
-    if (q && q[0] === p[0] && p[1] <= q[2]) q[2] = Math.max(q[2], p[2]);
-    else unique.push([p[0], p[1], p[2]]);
-  }
-  const openingHours: OpeningHours[] = unique.map(([day, s, e]) => ({
-    day,
-    start: hms(s),
-    end: hms(e),
-  }));
+  openingHours.sort((x, y) =>
+    x.day - y.day || (x.start < y.start ? -1 : x.start > y.start ? 1 : 0)
+  );
 
-  // Sessions: merge the week's intervals (circularly) across short pauses.
-  const spans = unique.map(([d, s, e]) => [d * DAY + s, d * DAY + e]) as [
-    number,
-    number,
-  ][];
+  // Sessions: merge the week's spans (circularly) across short pauses.
   const merged: [number, number][] = [];
   for (const span of spans) {
     const last = merged[merged.length - 1];
@@ -149,7 +207,7 @@ export function convertOpeningHours(
     if (merged.length === 1 && wrapGap <= SESSION_BREAK_TOLERANCE_S) {
       // Continuous all week: a session per day, like PyneCore's 24/7 files.
       for (let d = 0; d < 7; d++) {
-        if (unique.some((p) => p[0] === d)) {
+        if (openingHours.some((p) => p.day === d)) {
           sessionStarts.push({ day: d, time: "00:00:00" });
           sessionEnds.push({ day: d, time: "23:59:59" });
         }
@@ -174,10 +232,31 @@ export function convertOpeningHours(
     a.day - b.day || (a.time < b.time ? -1 : a.time > b.time ? 1 : 0);
   sessionStarts.sort(bySlot);
   sessionEnds.sort(bySlot);
-  return {
-    timezone: hours.zone && hours.zone.length > 0 ? hours.zone : "UTC",
-    openingHours,
-    sessionStarts,
-    sessionEnds,
-  };
+  return { timezone, openingHours, sessionStarts, sessionEnds };
+}
+
+/**
+ * Spans shifted by `shift` seconds and laid into one week `[0, WEEK)` (cut
+ * at the week's end), sorted, with overlapping or touching spans joined.
+ */
+function mergeWeek(
+  raw: readonly (readonly [number, number])[],
+  shift: number,
+): [number, number][] {
+  const laid: [number, number][] = [];
+  for (const [a0, b0] of raw) {
+    const a = (((a0 + shift) % WEEK) + WEEK) % WEEK;
+    const b = a + (b0 - a0);
+    if (b > WEEK) {
+      laid.push([a, WEEK], [0, Math.min(b - WEEK, WEEK)]);
+    } else laid.push([a, b]);
+  }
+  laid.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
+  const out: [number, number][] = [];
+  for (const [a, b] of laid) {
+    const q = out[out.length - 1];
+    if (q && a <= q[1]) q[1] = Math.max(q[1], b);
+    else out.push([a, b]);
+  }
+  return out;
 }

@@ -130,6 +130,17 @@ const TYPES: Readonly<Record<string, SymbolType>> = {
   COMMODITIES: "commodity",
 };
 
+/** Zone names meaning UTC in `openingHours.zone`. */
+const UTC_ZONES: ReadonlySet<string> = new Set([
+  "UTC",
+  "Etc/UTC",
+  "GMT",
+  "Etc/GMT",
+  "Z",
+]);
+/** The zone opening hours given in UTC are expressed in. */
+const HOURS_ZONE = "America/New_York";
+
 /** Largest `max` of `/prices`. */
 const MAX_PAGE = 1000;
 const MINUTE = 60_000;
@@ -533,8 +544,16 @@ export class CapitalComProvider implements Provider {
       );
     }
     const { minmove, pricescale } = grid;
+    const hours = (inst.openingHours ?? {}) as CapitalComOpeningHours;
+    // Capital.com gives the hours in UTC as they are today; they follow New
+    // York's clock (forex's 17:00 rollover, US sessions) and move by an hour
+    // in UTC with daylight saving time. Expressed in New York time (like
+    // PyneCore's Capital.com files) they hold all year.
     const sessions = convertOpeningHours(
-      (inst.openingHours ?? {}) as CapitalComOpeningHours,
+      hours,
+      UTC_ZONES.has(hours.zone ?? "UTC")
+        ? { zone: HOURS_ZONE, at: this.#now() }
+        : {},
     );
     const pair = typeof inst.symbol === "string" ? inst.symbol : "";
     const bid = num(body.snapshot?.bid);

@@ -80,8 +80,15 @@ export interface EmulatorMarket {
   readonly basePrice: number;
   /** Typical spread in ticks (ask = bid + spread). */
   readonly spreadTicks: number;
-  /** Opening hours. */
+  /** Opening hours, in the zone whose clock the market follows. */
   readonly openingHours: EmulatorOpeningHours;
+  /**
+   * The zone the market details give the hours in: like Capital.com, which
+   * gives New York-anchored hours in UTC as they are at the moment asked
+   * (they shift by an hour with daylight saving time).
+   * @default {the hours' own zone}
+   */
+  readonly servedZone?: string | undefined;
   /** First bar time with data, ms. @default {Date.UTC(2020, 0, 1)} */
   readonly historyStart?: number;
   /**
@@ -91,14 +98,16 @@ export interface EmulatorMarket {
   readonly closures?: readonly (readonly [number, number])[];
 }
 
+/** Forex follows New York: Sunday 17:05 to Friday 17:00, a 5-minute pause at 17:00. */
 const FOREX_WEEK = {
-  mon: ["00:00 - 22:00", "22:05 - 00:00"],
-  tue: ["00:00 - 22:00", "22:05 - 00:00"],
-  wed: ["00:00 - 22:00", "22:05 - 00:00"],
-  thu: ["00:00 - 22:00", "22:05 - 00:00"],
-  fri: ["00:00 - 22:00"],
+  zone: "America/New_York",
+  mon: ["00:00 - 17:00", "17:05 - 00:00"],
+  tue: ["00:00 - 17:00", "17:05 - 00:00"],
+  wed: ["00:00 - 17:00", "17:05 - 00:00"],
+  thu: ["00:00 - 17:00", "17:05 - 00:00"],
+  fri: ["00:00 - 17:00"],
   sat: [],
-  sun: ["22:05 - 00:00"],
+  sun: ["17:05 - 00:00"],
 };
 
 /** The markets served by default: forex, an index, a share, gold and bitcoin. */
@@ -114,7 +123,8 @@ export const DEFAULT_EMULATOR_MARKETS: readonly EmulatorMarket[] = [
     minDealSize: 100,
     basePrice: 1.08,
     spreadTicks: 6,
-    openingHours: { zone: "UTC", ...FOREX_WEEK },
+    openingHours: FOREX_WEEK,
+    servedZone: "UTC",
   },
   {
     epic: "GBPUSD",
@@ -127,7 +137,8 @@ export const DEFAULT_EMULATOR_MARKETS: readonly EmulatorMarket[] = [
     minDealSize: 100,
     basePrice: 1.27,
     spreadTicks: 9,
-    openingHours: { zone: "UTC", ...FOREX_WEEK },
+    openingHours: FOREX_WEEK,
+    servedZone: "UTC",
   },
   {
     epic: "US500",
@@ -141,15 +152,16 @@ export const DEFAULT_EMULATOR_MARKETS: readonly EmulatorMarket[] = [
     basePrice: 5000,
     spreadTicks: 2,
     openingHours: {
-      zone: "UTC",
-      mon: ["00:00 - 21:00", "22:00 - 00:00"],
-      tue: ["00:00 - 21:00", "22:00 - 00:00"],
-      wed: ["00:00 - 21:00", "22:00 - 00:00"],
-      thu: ["00:00 - 21:00", "22:00 - 00:00"],
-      fri: ["00:00 - 21:00"],
+      zone: "America/New_York",
+      mon: ["00:00 - 16:00", "17:00 - 00:00"],
+      tue: ["00:00 - 16:00", "17:00 - 00:00"],
+      wed: ["00:00 - 16:00", "17:00 - 00:00"],
+      thu: ["00:00 - 16:00", "17:00 - 00:00"],
+      fri: ["00:00 - 16:00"],
       sat: [],
-      sun: ["22:00 - 00:00"],
+      sun: ["17:00 - 00:00"],
     },
+    servedZone: "UTC",
   },
   {
     epic: "AAPL",
@@ -185,15 +197,16 @@ export const DEFAULT_EMULATOR_MARKETS: readonly EmulatorMarket[] = [
     basePrice: 2000,
     spreadTicks: 30,
     openingHours: {
-      zone: "UTC",
-      mon: ["00:00 - 22:00", "23:00 - 00:00"],
-      tue: ["00:00 - 22:00", "23:00 - 00:00"],
-      wed: ["00:00 - 22:00", "23:00 - 00:00"],
-      thu: ["00:00 - 22:00", "23:00 - 00:00"],
-      fri: ["00:00 - 22:00"],
+      zone: "America/New_York",
+      mon: ["00:00 - 17:00", "18:00 - 00:00"],
+      tue: ["00:00 - 17:00", "18:00 - 00:00"],
+      wed: ["00:00 - 17:00", "18:00 - 00:00"],
+      thu: ["00:00 - 17:00", "18:00 - 00:00"],
+      fri: ["00:00 - 17:00"],
       sat: [],
-      sun: ["23:00 - 00:00"],
+      sun: ["18:00 - 00:00"],
     },
+    servedZone: "UTC",
   },
   {
     epic: "BTCUSD",
@@ -422,6 +435,64 @@ function openIntervals(
 
 function formatLocal(zone: string, utcMs: number): string {
   return new Date(utcMs + zoneOffset(zone, utcMs)).toISOString().slice(0, 19);
+}
+
+/**
+ * The market's hours as the details answer gives them: in `servedZone`,
+ * converted with the offsets at `at`, cut at midnights, `"00:00"` ending a
+ * span at midnight.
+ */
+function servedHours(m: EmulatorMarket, at: number): EmulatorOpeningHours {
+  const h = m.openingHours;
+  const zone = m.servedZone ?? h.zone;
+  if (zone === h.zone) return { ...h };
+  const WEEK = 7 * 1440;
+  const shift = Math.round(
+    (zoneOffset(zone, at) - zoneOffset(h.zone, at)) / 60_000,
+  );
+  const spans: [number, number][] = [];
+  DAY_KEYS.forEach((key, d) => {
+    for (const seg of h[key]) {
+      const [s, e] = parseSegment(seg).map((x) => x / 60_000) as [
+        number,
+        number,
+      ];
+      const a = ((d * 1440 + s + shift) % WEEK + WEEK) % WEEK;
+      const b = a + e - s;
+      if (b > WEEK) spans.push([a, WEEK], [0, b - WEEK]);
+      else spans.push([a, b]);
+    }
+  });
+  spans.sort((x, y) => x[0] - y[0]);
+  const merged: [number, number][] = [];
+  for (const [a, b] of spans) {
+    const q = merged[merged.length - 1];
+    if (q && a <= q[1]) q[1] = Math.max(q[1], b);
+    else merged.push([a, b]);
+  }
+  const hm = (x: number) =>
+    `${String(Math.floor(x / 60) % 24).padStart(2, "0")}:${
+      String(x % 60).padStart(2, "0")
+    }`;
+  const out: Record<string, string[]> = {};
+  for (const key of DAY_KEYS) out[key] = [];
+  for (const [a, b] of merged) {
+    for (let d = Math.floor(a / 1440); d * 1440 < b; d++) {
+      const s = Math.max(a, d * 1440) - d * 1440;
+      const e = Math.min(b, (d + 1) * 1440) - d * 1440;
+      if (e > s) out[DAY_KEYS[d % 7]!]!.push(`${hm(s)} - ${hm(e)}`);
+    }
+  }
+  return {
+    zone,
+    mon: out.mon!,
+    tue: out.tue!,
+    wed: out.wed!,
+    thu: out.thu!,
+    fri: out.fri!,
+    sat: out.sat!,
+    sun: out.sun!,
+  };
 }
 
 // ---- bars -----------------------------------------------------------------
@@ -705,16 +776,7 @@ export async function startCapitalComEmulator(
         currency: m.currency,
         marginFactor: 3.33,
         marginFactorUnit: "PERCENTAGE",
-        openingHours: {
-          mon: m.openingHours.mon,
-          tue: m.openingHours.tue,
-          wed: m.openingHours.wed,
-          thu: m.openingHours.thu,
-          fri: m.openingHours.fri,
-          sat: m.openingHours.sat,
-          sun: m.openingHours.sun,
-          zone: m.openingHours.zone,
-        },
+        openingHours: servedHours(m, now()),
       },
       dealingRules: {
         minStepDistance: { unit: "POINTS", value: m.minStep },

@@ -697,27 +697,23 @@ Deno.test("CapitalComProvider symbolInfo converts market details", async () => {
   assert.equal(eurusd.minmove, 1);
   assert.equal(eurusd.pointvalue, 1);
   assert.equal(eurusd.mincontract, 100);
-  assert.equal(eurusd.timezone, "UTC");
+  // Capital.com gives the hours in UTC; they are stored in New York time,
+  // where they hold all year: Sunday 17:05 to Friday 17:00 with a 5-minute
+  // daily pause, one session a week, as in PyneCore's forex fixture.
+  assert.equal(eurusd.timezone, "America/New_York");
   assert.ok(eurusd.avgSpread! >= 0.00006 && eurusd.avgSpread! <= 0.00008);
-  // Forex: Sunday 22:05 to Friday 22:00 with a 5-minute daily pause, one session a week.
-  assert.deepEqual(eurusd.openingHours[0], {
-    day: 0,
-    start: "00:00:00",
-    end: "22:00:00",
-  });
-  assert.deepEqual(eurusd.openingHours[1], {
-    day: 0,
-    start: "22:05:00",
-    end: "23:59:59",
-  });
-  assert.deepEqual(eurusd.openingHours.at(-1), {
-    day: 6,
-    start: "22:05:00",
-    end: "23:59:59",
-  });
-  assert.equal(eurusd.openingHours.length, 10);
-  assert.deepEqual(eurusd.sessionStarts, [{ day: 6, time: "22:05:00" }]);
-  assert.deepEqual(eurusd.sessionEnds, [{ day: 4, time: "22:00:00" }]);
+  const fixture = (await readSymbolInfo(
+    new URL("./fixtures/pynecore/syminfo_forex.toml", import.meta.url).pathname,
+  )).info;
+  assert.deepEqual(
+    eurusd.openingHours,
+    // The fixture ends Monday-Thursday a second before 17:00.
+    fixture.openingHours.map((h) =>
+      h.end === "16:59:59" ? { ...h, end: "17:00:00" } : h
+    ).sort((a, b) => a.day - b.day || a.start.localeCompare(b.start)),
+  );
+  assert.deepEqual(eurusd.sessionStarts, fixture.sessionStarts);
+  assert.deepEqual(eurusd.sessionEnds, fixture.sessionEnds);
 
   const us500 = await s.provider.symbolInfo("US500", parseTimeframe("1D"));
   assert.equal(us500.type, "index");
@@ -725,18 +721,18 @@ Deno.test("CapitalComProvider symbolInfo converts market details", async () => {
   assert.equal(us500.minmove, 25);
   assert.equal(us500.pricescale, 100);
   assert.deepEqual(us500.sessionStarts.map((x) => `${x.day} ${x.time}`), [
-    "0 22:00:00",
-    "1 22:00:00",
-    "2 22:00:00",
-    "3 22:00:00",
-    "6 22:00:00",
+    "0 17:00:00",
+    "1 17:00:00",
+    "2 17:00:00",
+    "3 17:00:00",
+    "6 17:00:00",
   ]);
   assert.deepEqual(us500.sessionEnds.map((x) => `${x.day} ${x.time}`), [
-    "0 21:00:00",
-    "1 21:00:00",
-    "2 21:00:00",
-    "3 21:00:00",
-    "4 21:00:00",
+    "0 16:00:00",
+    "1 16:00:00",
+    "2 16:00:00",
+    "3 16:00:00",
+    "4 16:00:00",
   ]);
 
   const aapl = await s.provider.symbolInfo("AAPL", parseTimeframe("1"));
@@ -779,6 +775,60 @@ Deno.test("CapitalComProvider symbolInfo converts market details", async () => {
   assert.equal(gold.ticker, "GOLD");
 });
 
+Deno.test("CapitalComProvider stores UTC opening hours in New York time, the same in summer and winter", async () => {
+  const july = Date.UTC(2025, 6, 16, 10, 30);
+  await using s = await setup({ clock: () => july });
+  const details = await fetch(`${s.emu.url}/api/v1/session`, {
+    method: "POST",
+    headers: {
+      "X-CAP-API-KEY": s.emu.credentials.apiKey,
+      "Content-Type": "application/json",
+    },
+    body: JSON.stringify({
+      identifier: s.emu.credentials.identifier,
+      password: s.emu.credentials.password,
+    }),
+  }).then(async (r) => {
+    await r.body?.cancel();
+    return fetch(`${s.emu.url}/api/v1/markets/EURUSD`, {
+      headers: {
+        CST: r.headers.get("CST")!,
+        "X-SECURITY-TOKEN": r.headers.get("X-SECURITY-TOKEN")!,
+      },
+    }).then((x) => x.json());
+  });
+  // In July the venue says 21:05 UTC (17:05 New York daylight time)...
+  assert.equal(details.instrument.openingHours.zone, "UTC");
+  assert.deepEqual(details.instrument.openingHours.sun, ["21:05 - 00:00"]);
+  const summer = await s.provider.symbolInfo("EURUSD", parseTimeframe("60"));
+  await using w = await setup();
+  const winter = await w.provider.symbolInfo("EURUSD", parseTimeframe("60"));
+  // ...and in January 22:05 UTC: both are Sunday 17:05 in New York.
+  assert.equal(summer.timezone, "America/New_York");
+  assert.deepEqual(summer.openingHours, winter.openingHours);
+  assert.deepEqual(summer.sessionStarts, [{ day: 6, time: "17:05:00" }]);
+  assert.deepEqual(summer.sessionEnds, winter.sessionEnds);
+  // A download across the daylight saving switch (US: 2024-03-10) has no
+  // anomalies with hours fetched in winter.
+  const summary = await download(w.provider, "EURUSD", {
+    timeframe: "15",
+    dataDir: join(w.dir, "data"),
+    from: new Date(Date.UTC(2024, 1, 26)),
+    to: new Date(Date.UTC(2024, 2, 23)),
+    now: () => NOW,
+  });
+  assert.equal(
+    summary.candles,
+    w.emu.bars(
+      "EURUSD",
+      "15",
+      Date.UTC(2024, 1, 26),
+      Date.UTC(2024, 2, 23),
+    ).time.length,
+  );
+  assert.equal(summary.anomalyPeriods, 0, "closed hours are not anomalies");
+});
+
 Deno.test("CapitalComProvider symbolInfo falls back to UTC for an unknown zone and reads odd ticks", async () => {
   const base = DEFAULT_EMULATOR_MARKETS[0]!;
   await using s = await setup({
@@ -791,6 +841,7 @@ Deno.test("CapitalComProvider symbolInfo falls back to UTC for an unknown zone a
         type: "SOMETHING_NEW",
         minStep: 0.025,
         openingHours: { ...base.openingHours, zone: "Mars/Olympus_Mons" },
+        servedZone: undefined,
       }],
     },
   });
