@@ -341,7 +341,7 @@ Deno.test("CapitalComProvider candles written to a file read back exactly, with 
     const e = want.extra![i]!;
     assert.equal(
       csv[i + 1],
-      [e.ask_open, e.ask_high, e.ask_low, e.ask_close, e.spread].join(","),
+      [e!.ask_open, e!.ask_high, e!.ask_low, e!.ask_close, e!.spread].join(","),
       `sidecar row ${i}`,
     );
   }
@@ -405,13 +405,15 @@ Deno.test("download() with CapitalComProvider writes exactly the emulator's bars
     assert.equal(info.period, period);
     assert.equal(provider, `capitalcom:${symbol}@${period}`);
   }
-  // Topping up continues after the last committed bar without repeating it.
+  // Topping up continues after the last committed bar without repeating it,
+  // and an earlier start prepends; the sidecar stays row for row with the file.
   const from = Date.UTC(2025, 0, 13), to = Date.UTC(2025, 0, 14);
   await download(s.provider, "GBPUSD", {
     timeframe: "60",
     dataDir,
     from: new Date(from),
     to: new Date(to),
+    extraData: true,
     now: () => NOW,
   });
   const more = await download(s.provider, "GBPUSD", {
@@ -419,14 +421,33 @@ Deno.test("download() with CapitalComProvider writes exactly the emulator's bars
     dataDir,
     from: "continue",
     to: new Date(Date.UTC(2025, 0, 15)),
+    extraData: true,
     now: () => NOW,
   });
   assert.equal(more.mode, "append");
+  const earlier = Date.UTC(2025, 0, 8, 12);
+  const before = await download(s.provider, "GBPUSD", {
+    timeframe: "60",
+    dataDir,
+    from: new Date(earlier),
+    to: new Date(Date.UTC(2025, 0, 15)),
+    extraData: true,
+    now: () => NOW,
+  });
+  assert.equal(before.mode, "prepend");
   await using reader = await OhlcvReader.open(more.path);
-  assertSameBars(
-    await reader.read(),
-    s.emu.bars("GBPUSD", "60", from, Date.UTC(2025, 0, 15)),
-    "GBPUSD topped up",
+  const want = s.emu.bars("GBPUSD", "60", earlier, Date.UTC(2025, 0, 15));
+  assertSameBars(await reader.read(), want, "GBPUSD topped up and prepended");
+  const rows = (await readFile(
+    more.path.replace(/\.ohlcv$/, ".extra.csv"),
+    "utf8",
+  )).trimEnd().split("\r\n");
+  assert.deepEqual(
+    rows.slice(1),
+    want.extra!.map((e) =>
+      [e!.ask_open, e!.ask_high, e!.ask_low, e!.ask_close, e!.spread].join(",")
+    ),
+    "sidecar rows match the records one for one",
   );
 });
 
