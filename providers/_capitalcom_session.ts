@@ -283,11 +283,20 @@ export class CapitalComClient {
           { code: "bad.response" },
         );
       }
-      password = encryptPassword(
-        c.password,
-        body.encryptionKey,
-        body.timeStamp,
-      );
+      try {
+        password = encryptPassword(
+          c.password,
+          body.encryptionKey,
+          body.timeStamp,
+        );
+      } catch (e) {
+        throw this.#error(
+          `Capital.com GET /api/v1/session/encryptionKey answered with a key that cannot encrypt (${
+            describe(e)
+          }); set encrypted_password = false to log in without it`,
+          { code: "bad.response" },
+        );
+      }
       encrypted = true;
     }
     const r = await this.#send(

@@ -992,6 +992,22 @@ Deno.test("CapitalComProvider logs in with an encrypted password and closes the 
   }
 });
 
+Deno.test("CapitalComProvider reports an unusable encryption key in one line", async () => {
+  await using s = await setup({ provider: { encryptPassword: true } });
+  s.emu.fault({
+    path: "/api/v1/session/encryptionKey",
+    status: 200,
+    body: { encryptionKey: "bm90IGEga2V5", timeStamp: 1 },
+  });
+  await assert.rejects(() => s.provider.listSymbols(), (e: unknown) => {
+    assert.ok(e instanceof ProviderError);
+    assert.equal(e.code, "bad.response");
+    assert.match(e.message, /a key that cannot encrypt/);
+    assert.match(e.message, /encrypted_password = false/);
+    return true;
+  });
+});
+
 Deno.test("CapitalComProvider reports a refused login with the code and where to fix it", async () => {
   await using s = await setup({ provider: { password: "wrong-password-xyz" } });
   await assert.rejects(() => s.provider.listSymbols(), (e: unknown) => {
