@@ -18,7 +18,7 @@
  * @module
  */
 
-import { type FileHandle, open } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
 import { allocBatch, type CandleBatch, sliceBatch } from "./candle_batch.ts";
 import { FormatError } from "./format_error.ts";
 import { getI64, V1_RECORD_SIZE, type V2Header } from "./_header.ts";
@@ -97,6 +97,16 @@ export class OhlcvReader implements AsyncDisposable {
    * file named `.ohlcv` is reported as such).
    */
   static async open(path: string): Promise<OhlcvReader> {
+    // Refuse directories and pipes/devices up front (opening a FIFO would block).
+    const st = await stat(path);
+    if (!st.isFile()) {
+      throw new FormatError(
+        `Cannot open ${path}: it is ${
+          st.isDirectory() ? "a directory" : "not a regular file"
+        }, not an .ohlcv file`,
+        { path },
+      );
+    }
     const fh = await open(path, "r");
     try {
       const info = await inspectOpenFile(fh, path);

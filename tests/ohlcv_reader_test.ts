@@ -372,6 +372,25 @@ Deno.test("OhlcvReader refuses binary files that are neither v2 nor whole v1 rec
     );
     assert.equal(await ohlcvRecordCount(path), 0);
     assert.equal(await ohlcvRecordCount(dir), 0, "a directory");
+    await assert.rejects(OhlcvReader.open(dir), (err: unknown) => {
+      assert.ok(err instanceof FormatError);
+      assert.equal(
+        err.message,
+        `Cannot open ${dir}: it is a directory, not an .ohlcv file`,
+      );
+      return true;
+    });
+    await assert.rejects(
+      OhlcvReader.open(join(dir, "missing.ohlcv")),
+      (err: unknown) => (err as { code?: string }).code === "ENOENT",
+    );
+    // A named pipe is refused without blocking on open.
+    const fifo = join(dir, "pipe.ohlcv");
+    const mk = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    if (mk.success) {
+      await assert.rejects(OhlcvReader.open(fifo), /not a regular file/);
+      assert.equal(await ohlcvRecordCount(fifo), 0);
+    }
   });
 });
 
