@@ -507,8 +507,13 @@ export async function download(
 
   let copied = 0;
   let upToDate = false;
+  // A replacement is invisible until its rename: its symbol info is saved
+  // then too, so a failed replacement leaves the old `.toml` as it was.
+  const replacing = mode === "prepend" || mode === "truncate";
   try {
-    await writeSymbolInfo(tomlPath, info, { provider: providerString });
+    if (!replacing) {
+      await writeSymbolInfo(tomlPath, info, { provider: providerString });
+    }
 
     const segment = async (
       from: number,
@@ -635,6 +640,9 @@ export async function download(
     }
     if (signal?.aborted) throw signal.reason;
     throw error;
+  }
+  if (replacing) {
+    await writeSymbolInfo(tomlPath, info, { provider: providerString });
   }
   tracker.finish();
 

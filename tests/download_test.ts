@@ -490,9 +490,19 @@ async function replacementFails(
     now,
   });
   const original = await Deno.readFile(path);
+  const tomlPath = `${dir}/memory_BTCUSDT_1.toml`;
+  const originalToml = await Deno.readFile(tomlPath);
   let checkedDuring = 0;
   const p = provider({
     pageSize: 120,
+    // The venue's symbol info changed since: the new .toml must wait for the new file.
+    symbols: {
+      BTCUSDT: {
+        basePrice: 40_000,
+        tick: 0.1,
+        info: { description: "renamed" },
+      },
+    },
     failures: [failure],
     onRequest: () => {
       // While the replacement is being written the old file is byte-intact.
@@ -506,6 +516,7 @@ async function replacementFails(
   );
   assert.ok(checkedDuring > 1);
   assert.deepEqual(await Deno.readFile(path), original);
+  assert.deepEqual(await Deno.readFile(tomlPath), originalToml);
   assert.deepEqual(await listDir(dir), [
     "memory_BTCUSDT_1.ohlcv",
     "memory_BTCUSDT_1.toml",
@@ -550,6 +561,10 @@ Deno.test("download truncate replaces the file atomically and keeps it intact on
     });
     assert.equal(s.mode, "truncate");
     assert.equal(s.fileCount, 60);
+    assert.equal(
+      (await readSymbolInfo(s.symbolInfoPath)).provider,
+      s.providerString,
+    );
     assert.equal(s.fileFirst, Date.UTC(2024, 0, 10, 11));
   });
 });
