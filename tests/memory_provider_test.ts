@@ -287,3 +287,48 @@ Deno.test("MemoryProvider refuses calls after dispose", async () => {
   await p[Symbol.asyncDispose]();
   await assert.rejects(p.symbolInfo("BTCUSDT", tf1), /disposed/);
 });
+
+Deno.test("MemoryProvider blemishes chosen candles by their absolute slot, the same in every page", async () => {
+  const p = new MemoryProvider({
+    now: () => T0 + 10 * 60 * M,
+    forming: false,
+    pageSize: 7,
+    overlap: 3,
+    missingVolumeEvery: 4,
+    zeroVolumeEvery: 5,
+    brokenEvery: 9,
+  });
+  const batches = await all(p, T0, T0 + 100 * M);
+  const seen = new Map<number, number[]>();
+  for (const b of batches) {
+    for (let i = 0; i < b.time.length; i++) {
+      const row = [
+        b.open[i]!,
+        b.high[i]!,
+        b.low[i]!,
+        b.close[i]!,
+        b.volume[i]!,
+      ];
+      const t = b.time[i]!;
+      const before = seen.get(t);
+      // Overlapping pages repeat a candle with identical values.
+      if (before) assert.deepEqual(row, before);
+      seen.set(t, row);
+      const slot = t / M;
+      if (slot % 4 === 0) assert.ok(Number.isNaN(b.volume[i]));
+      else if (slot % 5 === 0) assert.equal(b.volume[i], 0);
+      else assert.ok(b.volume[i]! > 0);
+      if (slot % 9 === 0) assert.ok(b.high[i]! < b.low[i]!);
+      else if (slot % 5 === 0) {
+        assert.equal(b.high[i], b.open[i]);
+        assert.equal(b.low[i], b.close[i]);
+      } else assert.ok(b.high[i]! >= b.low[i]!);
+    }
+  }
+  assert.equal(seen.size, 100);
+  assert.throws(() => new MemoryProvider({ brokenEvery: -1 }), RangeError);
+  assert.throws(
+    () => new MemoryProvider({ missingVolumeEvery: 1.5 }),
+    /"missingVolumeEvery" must be a whole number/,
+  );
+});
