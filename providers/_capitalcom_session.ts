@@ -430,8 +430,19 @@ export class CapitalComClient {
     await this.#login?.catch(() => {});
     if (this.#cst === undefined) return;
     try {
-      await this.#authed("DELETE", "/api/v1/session", undefined, undefined);
-      this.#log("Capital.com session closed");
+      const r = await this.#authed(
+        "DELETE",
+        "/api/v1/session",
+        undefined,
+        undefined,
+      );
+      this.#log(
+        r.status === 200
+          ? "Capital.com session closed"
+          : `Capital.com session already gone (HTTP ${r.status}${
+            r.errorCode ? ` ${r.errorCode}` : ""
+          })`,
+      );
     } catch (e) {
       this.#log(`closing the Capital.com session failed: ${describe(e)}`);
     } finally {

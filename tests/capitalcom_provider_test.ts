@@ -992,6 +992,21 @@ Deno.test("CapitalComProvider logs in with an encrypted password and closes the 
   }
 });
 
+Deno.test("CapitalComProvider disposal of an expired session says so instead of claiming it closed", async () => {
+  await using s = await setup();
+  await s.provider.listSymbols({ search: "gold" });
+  s.emu.expireSessions();
+  await s.provider[Symbol.asyncDispose]();
+  assert.equal(s.emu.requests.at(-1)?.method, "DELETE");
+  assert.ok(
+    s.logs.includes(
+      "Capital.com session already gone (HTTP 401 error.invalid.session.token)",
+    ),
+    s.logs.join("\n"),
+  );
+  assert.ok(!s.logs.includes("Capital.com session closed"));
+});
+
 Deno.test("CapitalComProvider reports an unusable encryption key in one line", async () => {
   await using s = await setup({ provider: { encryptPassword: true } });
   s.emu.fault({
