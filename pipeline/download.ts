@@ -467,7 +467,10 @@ export async function download(
     const count = mode === "append"
       ? writer.count
       : await ohlcvRecordCount(path);
-    if (count !== old!.count) {
+    if (
+      count !== old!.count ||
+      (mode === "append" && writer.lastTime !== old!.last)
+    ) {
       await writer.abort();
       throw new Error(
         `Cannot download into ${path}: another writer changed it (${
