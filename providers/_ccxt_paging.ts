@@ -20,6 +20,10 @@
  * - Windows are emitted in order with consecutive `seq` numbers (empty
  *   windows emit nothing), so a consumer that stops or fails midway holds a
  *   gap-free prefix and can resume.
+ * - With `rangeProbes` (a venue that answers `since`..`until` as a range), a
+ *   long empty lead — a `from` years before the market was listed — is
+ *   skipped with a few range probes ({@linkcode skipEmptyLead}) instead of
+ *   one empty request per window.
  *
  * @module
  */
@@ -63,6 +67,13 @@ export interface PagingPlan {
   readonly fetch: PageFetcher;
   /** Aborts the paging. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * The venue answers `since`..`until` as a range (all of it, or its oldest
+   * or newest `limit` candles), so an empty answer proves the whole range
+   * empty: a long empty lead is then skipped with {@linkcode skipEmptyLead}.
+   * @default {false}
+   */
+  readonly rangeProbes?: boolean | undefined;
 }
 
 /** Open time `n` periods after `t` (which is on the grid). */
@@ -156,6 +167,57 @@ export async function fetchWindow(
 }
 
 /**
+ * The first grid time at or after `from` before which `[from, to)` holds no
+ * candle (`to` when it holds none), found with range requests: probes that
+ * double in length from one page (`[a, a + pageSize)`, then 2, 4, 8 ...
+ * pages) until one holds a candle, then bisection down to one page. About
+ * `2 * log2(empty pages)` requests instead of one per empty page. Only for
+ * venues that answer `since`..`until` as a range (see
+ * {@linkcode PagingPlan.rangeProbes}).
+ */
+export async function skipEmptyLead(
+  tf: Timeframe,
+  from: number,
+  to: number,
+  pageSize: number,
+  fetch: PageFetcher,
+  signal: AbortSignal,
+): Promise<number> {
+  const firstIn = async (a: number, b: number): Promise<number | undefined> => {
+    signal.throwIfAborted();
+    const limit = Math.min(pageSize, periodsBetween(tf, a, b));
+    const rows = await fetch(a, b - 1, limit, signal);
+    let first: number | undefined;
+    for (const row of rows) {
+      const t = row[0];
+      if (typeof t !== "number" || t < a || t >= b) continue;
+      if (first === undefined || t < first) first = t;
+    }
+    return first;
+  };
+  let a = alignUp(tf, from);
+  let span = pageSize;
+  let hi: number | undefined;
+  while (a < to) {
+    const b = Math.min(to, advancePeriods(tf, a, span));
+    hi = await firstIn(a, b);
+    if (hi !== undefined) break;
+    a = b;
+    span *= 2;
+  }
+  if (hi === undefined) return to;
+  // Nothing before `a`; a candle at `hi`: bisect until they are a page apart.
+  for (let n = periodsBetween(tf, a, hi); n > pageSize;) {
+    const mid = advancePeriods(tf, a, Math.floor(n / 2));
+    const found = await firstIn(a, mid);
+    if (found === undefined) a = mid;
+    else hi = found;
+    n = periodsBetween(tf, a, hi);
+  }
+  return a;
+}
+
+/**
  * Pages a plan: fetches windows concurrently (at most `concurrency` at once,
  * at most `4 * concurrency` ahead of the consumer) and yields non-empty
  * windows in order with consecutive `seq` numbers from 0.
@@ -165,10 +227,8 @@ export async function* pageCandles(
 ): AsyncGenerator<CandleBatch> {
   const tf = plan.timeframe;
   const to = Math.min(plan.to, periodStart(tf, plan.now));
-  const windows = planWindows(tf, plan.from, to, plan.pageSize);
+  let windows = planWindows(tf, plan.from, to, plan.pageSize);
   if (windows.length === 0) return;
-  const concurrency = Math.max(1, Math.min(plan.concurrency, windows.length));
-  const ahead = concurrency * 4;
   const inner = new AbortController();
   const done = new Map<number, CandleBatch>();
   let nextIndex = 0;
@@ -188,6 +248,33 @@ export async function* pageCandles(
   };
   plan.signal?.addEventListener("abort", onAbort, { once: true });
   if (plan.signal?.aborted) inner.abort(plan.signal.reason);
+
+  // A long range may start long before the market's first candle: skip the
+  // empty lead with a few range probes (a short range is one round anyway).
+  if (plan.rangeProbes && windows.length > plan.concurrency) {
+    try {
+      const start = await skipEmptyLead(
+        tf,
+        plan.from,
+        to,
+        plan.pageSize,
+        plan.fetch,
+        inner.signal,
+      );
+      if (start > windows[0]![0]) {
+        windows = planWindows(tf, start, to, plan.pageSize);
+      }
+    } catch (e) {
+      plan.signal?.removeEventListener("abort", onAbort);
+      throw plan.signal?.aborted ? plan.signal.reason : e;
+    }
+    if (windows.length === 0) {
+      plan.signal?.removeEventListener("abort", onAbort);
+      return;
+    }
+  }
+  const concurrency = Math.max(1, Math.min(plan.concurrency, windows.length));
+  const ahead = concurrency * 4;
 
   const worker = async () => {
     while (!inner.signal.aborted && failure === undefined) {

@@ -163,6 +163,20 @@ const ROLLING_WINDOW_EXCHANGES = new Set([
   "binancecoinm",
 ]);
 
+/**
+ * Exchanges that answer ccxt's `since` + `until` as a range (Binance
+ * `startTime`/`endTime`, Bybit `start`/`end`): an empty answer proves the
+ * whole range empty, so a `from` long before the market's listing is skipped
+ * with a few range probes instead of one request per empty page.
+ */
+const RANGE_EXCHANGES = new Set([
+  "binance",
+  "binanceus",
+  "binanceusdm",
+  "binancecoinm",
+  "bybit",
+]);
+
 /** Market types loaded when a base URL points an exchange at one origin. */
 const BASE_URL_MARKET_TYPES: Readonly<Record<string, string[]>> = {
   binance: ["spot"],
@@ -810,6 +824,7 @@ export class CCXTProvider implements Provider {
       concurrency,
       now,
       signal,
+      rangeProbes: RANGE_EXCHANGES.has(exchange),
       fetch: (since, until, limit, sig) =>
         this.#call(
           venue,

@@ -5,12 +5,16 @@ import {
   TransientProviderError,
 } from "../providers/provider.ts";
 import {
+  BINANCE_EMULATOR_SYMBOLS,
   type BinanceEmulator,
   type EmulatorFault,
   type MaintenanceGap,
   startBinanceEmulator,
 } from "../testing/binance_emulator.ts";
-import { startBybitEmulator } from "../testing/bybit_emulator.ts";
+import {
+  BYBIT_EMULATOR_SYMBOLS,
+  startBybitEmulator,
+} from "../testing/bybit_emulator.ts";
 import {
   allocBatch,
   batchFromRows,
@@ -646,6 +650,45 @@ Deno.test("CCXTProvider lowers a page size above the venue's maximum and still g
   }
 });
 
+Deno.test("CCXTProvider downloads from years before the listing without one request per empty page", async () => {
+  const listedAt = DAY0 - 10 * 86_400_000 + 17 * M;
+  const from = Date.UTC(2017, 0, 1);
+  const tf = parseTimeframe("1");
+  await using bin = await startBinanceEmulator({
+    now: () => NOW,
+    gaps: GAPS,
+    symbols: BINANCE_EMULATOR_SYMBOLS.map((s) => ({ ...s, listedAt })),
+  });
+  await using byb = await startBybitEmulator({
+    now: () => NOW,
+    gaps: GAPS,
+    symbols: BYBIT_EMULATOR_SYMBOLS.map((s) => ({ ...s, listedAt })),
+  });
+  const a = await provider(bin.url);
+  const b = await provider(byb.url, { exchanges: { bybit: { rateLimit: 2 } } });
+  try {
+    assertSameCandles(
+      concat(await collect(a.p, "BINANCE:BTC/USDT", tf, from, NOW)),
+      bin.expectedCandles("BTCUSDT", tf, from, NOW),
+    );
+    assertSameCandles(
+      concat(await collect(b.p, "BYBIT:BTC/USDT:USDT", tf, from, NOW)),
+      byb.expectedCandles("linear:BTCUSDT", tf, from, NOW),
+    );
+    // 7 years of empty minutes are 3800 pages of 1000; 15 pages hold data.
+    for (const emu of [bin, byb]) {
+      const data = emu.requests.filter((r) => r.dataN > 0).length;
+      assert.ok(data < 60, `${data} candle requests`);
+      assert.equal(emu.countStatus(429), 0);
+    }
+  } finally {
+    for (const x of [a, b]) {
+      await x.p[Symbol.asyncDispose]();
+      await Deno.remove(x.dir, { recursive: true });
+    }
+  }
+});
+
 Deno.test("CCXTProvider honours resumeAfter, stops at to, and aborts on a signal", async () => {
   await using emu = await startBinanceEmulator({ now: () => NOW });
   const { p, dir } = await provider(emu.url);
@@ -739,6 +782,73 @@ Deno.test("pageCandles never skips data from a newest-first venue whose cap is b
   const times = [...concat(batches).time];
   assert.deepEqual(times, [...all].filter((t) => t >= DAY0 + M));
   assert.ok(requests < 60, `${requests} requests`);
+});
+
+Deno.test("pageCandles skips a long empty lead before the listing with a few range probes", async () => {
+  const tf = parseTimeframe("1");
+  const listed = Date.UTC(2024, 0, 1, 7, 13);
+  const end = Date.UTC(2024, 0, 3);
+  const from = Date.UTC(2017, 0, 1);
+  const all: number[] = [];
+  for (let t = listed; t < end; t += M) if ((t / M) % 50 !== 7) all.push(t);
+  for (const order of ["oldest", "newest"] as const) {
+    let requests = 0;
+    const venue = (since: number, until: number, limit: number) => {
+      requests++;
+      const hits = all.filter((t) => t >= since && t <= until);
+      const page = order === "oldest"
+        ? hits.slice(0, limit)
+        : hits.slice(-limit);
+      return Promise.resolve(page.map((t) => [t, 1, 2, 0.5, 1.5, 1]));
+    };
+    const plan = {
+      timeframe: tf,
+      from,
+      to: end,
+      pageSize: 1000,
+      concurrency: 4,
+      now: end + M,
+      fetch: venue,
+      rangeProbes: true,
+    };
+    const batches = await Array.fromAsync(pageCandles(plan));
+    assertSeq(batches);
+    assert.deepEqual([...concat(batches).time], all, order);
+    // 3.6 million empty minutes: without the probes, 3600+ requests.
+    assert.ok(requests < 60, `${order}-first: ${requests} requests`);
+    // Nothing at all in the range: a few probes, no batch.
+    requests = 0;
+    const none = await Array.fromAsync(
+      pageCandles({ ...plan, to: listed - 7 * M }),
+    );
+    assert.deepEqual(none, []);
+    assert.ok(requests < 30, `empty range: ${requests} requests`);
+  }
+  // Calendar months: monthly candles from a listing in 2021 asked from 1990.
+  const mtf = parseTimeframe("1M");
+  const months: number[] = [];
+  for (let y = 2021, m = 4; y < 2024 || m < 6; m === 11 ? (y++, m = 0) : m++) {
+    months.push(Date.UTC(y, m, 1));
+  }
+  let mreq = 0;
+  const monthly = await Array.fromAsync(pageCandles({
+    timeframe: mtf,
+    from: Date.UTC(1990, 0, 1),
+    to: Date.UTC(2024, 6, 1),
+    pageSize: 5,
+    concurrency: 2,
+    now: Date.UTC(2024, 6, 1),
+    rangeProbes: true,
+    fetch: (since, until, limit) => {
+      mreq++;
+      const hits = months.filter((t) => t >= since && t <= until);
+      return Promise.resolve(
+        hits.slice(-limit).map((t) => [t, 1, 2, 0.5, 1.5, 1]),
+      );
+    },
+  }));
+  assert.deepEqual([...concat(monthly).time], months);
+  assert.ok(mreq < 30, `monthly: ${mreq} requests`);
 });
 
 Deno.test("fetchWindow drops forming, off-grid and out-of-window candles and repeats", async () => {
