@@ -901,3 +901,53 @@ Deno.test("cli summary table fits a terminal's width (columns dropped), and is c
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+Deno.test("cli convert turns each fixture's input rows (CSV, ms, NaN) into PyneCore's exact bytes", async () => {
+  const dir = await tempDir();
+  const { main } = await import("../cli.ts");
+  try {
+    const names = (await readdir(FIXTURES)).filter((n) =>
+      n.endsWith(".json") && !n.startsWith("corrupt_") &&
+      !n.startsWith("syminfo_") && !n.includes(".export.")
+    ).sort();
+    let checked = 0;
+    for (const name of names) {
+      const fx = JSON.parse(await readFile(join(FIXTURES, name), "utf8"));
+      const w = fx.writer;
+      // The CLI sets the grid up front; late grids and v1 are library cases.
+      if (!w || !Array.isArray(fx.input) || w.late_grid != null) continue;
+      if (fx.header?.version_major !== 2 || name.startsWith("crash_")) continue;
+      const stem = name.replace(/\.json$/, "");
+      const csv = join(dir, `${stem}.csv`);
+      const out = join(dir, `${stem}.ohlcv`);
+      await writeFile(
+        csv,
+        "timestamp,open,high,low,close,volume\n" +
+          (fx.input as (number | null)[][]).map((r) =>
+            r.map((v) => (v === null ? "NaN" : String(v))).join(",") + "\n"
+          ).join(""),
+      );
+      const grid = w.pricescale
+        ? ["--minmove", String(w.minmove), "--pricescale", String(w.pricescale)]
+        : [];
+      let err = "";
+      const code = await main(
+        ["convert", csv, out, "--timeframe", w.period, ...grid, "--quiet"],
+        {
+          io: { stdout: () => {}, stderr: (t) => (err += t) },
+          handleSignals: false,
+        },
+      );
+      assert.equal(code, 0, `${name}: ${err}`);
+      assert.deepEqual(
+        await readFile(out),
+        await readFile(join(FIXTURES, `${stem}.ohlcv`)),
+        `${name}: bytes`,
+      );
+      checked++;
+    }
+    assert.ok(checked >= 10, `fixtures checked: ${checked}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
