@@ -21,6 +21,14 @@ export function sidecarPath(ohlcvPath: string): string {
 }
 
 const LF = 0x0a, QUOTE = 0x22;
+/**
+ * `\r\n` row ends; a field holding a lone `\r` or `\n` is quoted too
+ * (csv-stringify quotes only the whole record delimiter by default).
+ */
+const CSV_OPTIONS = {
+  record_delimiter: "windows",
+  quoted_match: /[\r\n]/,
+} as const;
 const encoder = new TextEncoder();
 
 /** Bytes prepared for one commit, with the state they lead to. */
@@ -149,7 +157,7 @@ export class Sidecar {
       }
       if (firstWith < 0) return null;
       header = Object.keys(extra[firstWith]!);
-      text += stringify([header], { record_delimiter: "windows" });
+      text += stringify([header], CSV_OPTIONS);
       text += emptyRow(header).repeat(committed + firstWith);
       startRow = firstWith;
     }
@@ -158,7 +166,7 @@ export class Sidecar {
     let out = text;
     const flush = () => {
       if (rows.length) {
-        out += stringify(rows, { record_delimiter: "windows" });
+        out += stringify(rows, CSV_OPTIONS);
         rows.length = 0;
       }
     };
@@ -169,10 +177,18 @@ export class Sidecar {
         out += empty;
         continue;
       }
-      rows.push(header.map((k) => {
+      const cells = header.map((k) => {
         const v = e[k];
         return v === undefined ? "" : String(v);
-      }));
+      });
+      if (header.length === 1 && cells[0] === "") {
+        // csv-stringify writes a lone empty field as a blank line, which CSV
+        // readers skip: that would shift every later row.
+        flush();
+        out += empty;
+        continue;
+      }
+      rows.push(cells);
     }
     flush();
     this.#planned = header;
