@@ -65,6 +65,8 @@ export interface PagingPlan {
   readonly now: number;
   /** Fetches a page. */
   readonly fetch: PageFetcher;
+  /** Told of each candle dropped because it does not open on the timeframe's UTC grid. */
+  readonly onOffGrid?: ((time: number) => void) | undefined;
   /** Aborts the paging. */
   readonly signal?: AbortSignal | undefined;
   /**
@@ -133,6 +135,7 @@ export async function fetchWindow(
   now: number,
   fetch: PageFetcher,
   signal: AbortSignal,
+  onOffGrid?: (time: number) => void,
 ): Promise<CandleBatch> {
   const byTime = new Map<number, OhlcvRow>();
   const pending: Array<[number, number]> = [[windowStart, windowEnd]];
@@ -152,14 +155,19 @@ export async function fetchWindow(
       if (t > last) last = t;
     }
     if (last === -Infinity) continue; // empty: a gap, stepped over
+    // Both sub-ranges exclude the candles seen (even off-grid ones), so
+    // every step shrinks the range and the loop ends.
     const after = alignUp(tf, last + 1);
     if (after < b) pending.push([after, b]);
-    if (first > a) pending.push([a, alignUp(tf, first)]);
+    if (first > a) pending.push([a, periodStart(tf, first)]);
   }
   const times = [...byTime.keys()].sort((x, y) => x - y);
   const rows: OhlcvRow[] = [];
   for (const t of times) {
-    if (!(periodStart(tf, t) === t)) continue; // off the grid
+    if (!(periodStart(tf, t) === t)) { // off the grid
+      onOffGrid?.(t);
+      continue;
+    }
     if (nextPeriodStart(tf, t) > now) continue; // forming
     rows.push(byTime.get(t)!);
   }
@@ -294,6 +302,7 @@ export async function* pageCandles(
           plan.now,
           plan.fetch,
           inner.signal,
+          plan.onOffGrid,
         );
         done.set(i, batch);
       } catch (error) {

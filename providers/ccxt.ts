@@ -816,6 +816,7 @@ export class CCXTProvider implements Provider {
     if (!(from < request.to)) return;
     const now = await this.#serverTime(venue, signal);
     const label = `${exchange.toUpperCase()}:${m.symbol}`;
+    let offGrid = 0;
     yield* pageCandles({
       timeframe: tf,
       from,
@@ -825,6 +826,15 @@ export class CCXTProvider implements Provider {
       now,
       signal,
       rangeProbes: RANGE_EXCHANGES.has(exchange),
+      onOffGrid: (t) => {
+        if (offGrid++ === 0) {
+          this.#log(
+            `Dropping ${label} ${tf.period} candles that do not open on the UTC grid of ${tf.period} (first: ${
+              new Date(t).toISOString()
+            }); the exchange's candles may be aligned to another time zone`,
+          );
+        }
+      },
       fetch: (since, until, limit, sig) =>
         this.#call(
           venue,

@@ -851,6 +851,39 @@ Deno.test("pageCandles skips a long empty lead before the listing with a few ran
   assert.ok(mreq < 30, `monthly: ${mreq} requests`);
 });
 
+Deno.test("fetchWindow ends and reports candles off the UTC grid (daily candles of another time zone)", async () => {
+  const tf = parseTimeframe("1D");
+  const d = 86_400_000;
+  const start = Date.UTC(2024, 0, 1);
+  // Daily candles opening at 16:00 UTC (midnight UTC+8), newest first, 3 a page.
+  const days = Array.from(
+    { length: 20 },
+    (_, i) => start + i * d - 8 * 3_600_000,
+  );
+  let requests = 0;
+  const off: number[] = [];
+  const b = await fetchWindow(
+    tf,
+    start,
+    start + 20 * d,
+    20,
+    start + 30 * d,
+    (since, until, limit) => {
+      requests++;
+      if (requests > 100) throw new Error("fetchWindow does not end");
+      const hits = days.filter((t) => t >= since && t <= until);
+      return Promise.resolve(
+        hits.slice(-Math.min(limit, 3)).map((t) => [t, 1, 2, 0.5, 1.5, 1]),
+      );
+    },
+    new AbortController().signal,
+    (t) => off.push(t),
+  );
+  assert.equal(batchLength(b), 0);
+  assert.deepEqual(off, days.slice(1));
+  assert.ok(requests <= 10, `${requests} requests`);
+});
+
 Deno.test("fetchWindow drops forming, off-grid and out-of-window candles and repeats", async () => {
   const tf = parseTimeframe("60");
   const h = 3_600_000;
