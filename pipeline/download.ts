@@ -371,7 +371,16 @@ export async function download(
   } | undefined;
   const fileExisted = await exists(path);
   if (!truncate && fileExisted) {
-    const reader = await OhlcvReader.open(path);
+    let reader: OhlcvReader;
+    try {
+      reader = await OhlcvReader.open(path);
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      throw new FormatError(
+        `${e.message}. Move the file away, or replace it: download with truncate and a start date`,
+        { path, cause: e },
+      );
+    }
     try {
       const info = reader.info;
       if (info.format !== "v2") {

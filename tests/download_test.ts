@@ -960,3 +960,28 @@ Deno.test("download refuses to continue a file another writer changed while it s
     assert.equal(again.first, Date.UTC(2024, 0, 10, 11, 1));
   });
 });
+
+Deno.test("download refuses a damaged file with a hint, leaves it as it is, and truncate replaces it", async () => {
+  await withDir(async (dir) => {
+    const path = `${dir}/memory_BTCUSDT_60.ohlcv`;
+    const junk = new Uint8Array(100).fill(7);
+    await Deno.writeFile(path, junk);
+    await assert.rejects(
+      download(provider(), "BTCUSDT", { timeframe: "60", dataDir: dir, now }),
+      (e: unknown) =>
+        e instanceof FormatError && e.path === path &&
+        /Cannot open .*memory_BTCUSDT_60\.ohlcv: .*download with truncate and a start date$/
+          .test(e.message),
+    );
+    assert.deepEqual(await Deno.readFile(path), junk);
+    assert.deepEqual(await listDir(dir), ["memory_BTCUSDT_60.ohlcv"]);
+    const s = await download(provider(), "BTCUSDT", {
+      timeframe: "60",
+      dataDir: dir,
+      from: "2024-01-10",
+      truncate: true,
+      now,
+    });
+    assert.equal(s.fileCount, 12);
+  });
+});
