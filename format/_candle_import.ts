@@ -186,11 +186,15 @@ export function parseDateTime(s: string): number {
   return ms;
 }
 
-function show(v: unknown): string {
-  if (typeof v === "string") return JSON.stringify(v);
-  if (v === undefined) return "nothing";
-  if (typeof v === "object") return v === null ? "null" : JSON.stringify(v);
-  return String(v);
+/** A value for an error message, cut to 60 characters. */
+export function show(v: unknown): string {
+  let s: string;
+  if (typeof v === "string") s = JSON.stringify(v);
+  else if (v === undefined) return "nothing";
+  else if (typeof v === "object") {
+    s = v === null ? "null" : JSON.stringify(v) ?? String(v);
+  } else s = String(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
 const TIME_UNIT_FACTOR: Record<Exclude<TimeUnit, "iso">, number> = {

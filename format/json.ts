@@ -32,6 +32,7 @@ import {
   type InputRow,
   mapColumns,
   type NumericTimeUnit,
+  show,
 } from "./_candle_import.ts";
 import type { CsvExportOptions, ExportTimeFormat } from "./csv.ts";
 import { type BatchSource, writeEncodedFile } from "./_encoded_file.ts";
@@ -163,7 +164,7 @@ export function parseJsonCandles(
     }
     items = inner as unknown[];
   } else {
-    return fail(`expected an array of candles, got ${JSON.stringify(doc)}`);
+    return fail(`expected an array of candles, got ${show(doc)}`);
   }
   const rows: InputRow[] = new Array(items.length);
   let keyCols: ReturnType<typeof mapColumns> | undefined;
@@ -225,9 +226,7 @@ export function parseJsonCandles(
       rows[i] = r;
     } else {
       fail(
-        `row ${row}: expected an object or an array, got ${
-          JSON.stringify(item)
-        }`,
+        `row ${row}: expected an object or an array, got ${show(item)}`,
       );
     }
   }

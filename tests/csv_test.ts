@@ -515,6 +515,36 @@ Deno.test("parseCsvCandles errors name the file, the row and the bad value", () 
   }
 });
 
+Deno.test("Import errors quote at most 60 characters of a bad value", () => {
+  const long = "x".repeat(5000);
+  assert.throws(
+    () =>
+      parseCsvCandles(`time,open,high,low,close\n${T0},1,${long},0.5,1\n`, {
+        path: "d.csv",
+      }),
+    (e: unknown) =>
+      e instanceof FormatError &&
+      e.message ===
+        `Cannot import d.csv: row 2: high "${
+          "x".repeat(55)
+        }... is not a number`,
+  );
+  assert.throws(
+    () => parseJsonCandles(JSON.stringify(long), { path: "d.json" }),
+    (e: unknown) =>
+      e instanceof FormatError && e.message.length < 120 &&
+      e.message.startsWith(
+        'Cannot import d.json: expected an array of candles, got "xxx',
+      ),
+  );
+  assert.throws(
+    () => parseJsonCandles(`[${JSON.stringify(long)}]`, { path: "d.json" }),
+    (e: unknown) =>
+      e instanceof FormatError && e.message.length < 120 &&
+      /row 1: expected an object or an array, got "x+\.\.\.$/.test(e.message),
+  );
+});
+
 Deno.test("parseCsvCandles honours explicit delimiter and header options", () => {
   // A header-like first row read as data when header: false fails on that row.
   assert.throws(
