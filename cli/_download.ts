@@ -270,7 +270,7 @@ async function fileJob(target: string): Promise<Job> {
     timeframe,
     path: ohlcvPath,
     from: "continue",
-    label: `${basename(ohlcvPath)}`,
+    label: basename(ohlcvPath, extname(ohlcvPath)),
   };
 }
 
@@ -957,13 +957,13 @@ function renderSummary(ctx: CliContext, results: JobResult[]): void {
     Math.max(h.length, ...rows.map((r) => r[c]!.length))
   );
   // On a terminal, fit its width: drop the retries column when every row
-  // has none, then "in file", then "from" (--json has everything).
+  // has none, then "in file", then "from", then "to" (--json has everything).
   const keep = head.map(() => true);
   if (ctx.io.stdoutIsTerminal) {
     const width = () =>
       widths.reduce((sum, w, c) => sum + (keep[c] ? w + 2 : 0), -2);
     const noRetries = rows.every((r) => r[6] === "0" || r[6] === "-");
-    for (const c of [6, 4, 2]) {
+    for (const c of [6, 4, 2, 3]) {
       if (width() <= ctx.io.columns - 1) break;
       if (c === 6 && !noRetries) continue;
       keep[c] = false;
@@ -992,7 +992,7 @@ function renderSummary(ctx: CliContext, results: JobResult[]): void {
       notes.push(
         `  ${basename(s.path)}: ${fmtTime(g.from)} .. ${
           sameDay ? to.slice(11) : to
-        }  ${fmtInt(g.periods)} missing while open`,
+        }  ${fmtInt(g.periods)} missing`,
       );
     }
     if (anomalies.length > 5) {

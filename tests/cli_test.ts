@@ -136,7 +136,7 @@ Deno.test("cli download fetches several symbols concurrently into exact files, t
     assert.match(r.stdout, /1 anomaly \(5 missing\)/);
     assert.match(
       r.stdout,
-      /BTC_USDT_60\.ohlcv: 2024-01-10 00:00 \.\. 05:00\s+5 missing while open$/m,
+      /BTC_USDT_60\.ohlcv: 2024-01-10 00:00 \.\. 05:00\s+5 missing$/m,
     );
     // Non-TTY progress: plain lines on stderr, no ANSI escapes.
     const errLines = lines(r.stderr);
@@ -744,7 +744,7 @@ Deno.test("examples/demo.ts runs offline with the task's permissions and its sec
     assert.equal(out.code, 0, stderr);
     assert.match(
       stdout,
-      /: \d{4}-\d\d-\d\d 02:00 \.\. 05:00 {2}3 missing while open$/m,
+      /: \d{4}-\d\d-\d\d 02:00 \.\. 05:00 {2}3 missing$/m,
     );
     assert.match(stdout, /Forming candle: .* it was not stored/);
     assert.match(stdout, /^format\s+PyneCore v2/m);
