@@ -464,22 +464,18 @@ export async function download(
     : mode === "append"
     ? undefined
     : gridOf(info);
-  const writer = await OhlcvWriter.open(path, {
+  const durable = options.durable ?? true;
+  let writer = await OhlcvWriter.open(path, {
     period: tf.period,
     replace: mode === "prepend" || mode === "truncate",
-    durable: options.durable ?? true,
+    durable,
     ...(grid ?? {}),
   });
   // The file was read before its lock was taken: another writer may have
   // changed it in between. Starting from a stale end would fail half-way.
-  if (mode === "append" || mode === "prepend") {
-    const count = mode === "append"
-      ? writer.count
-      : await ohlcvRecordCount(path);
-    if (
-      count !== old!.count ||
-      (mode === "append" && writer.lastTime !== old!.last)
-    ) {
+  const ensureUnchanged = async (replace: boolean): Promise<void> => {
+    const count = replace ? await ohlcvRecordCount(path) : writer.count;
+    if (count !== old!.count || (!replace && writer.lastTime !== old!.last)) {
       await writer.abort();
       throw new Error(
         `Cannot download into ${path}: another writer changed it (${
@@ -487,6 +483,9 @@ export async function download(
         } candles, now ${count}) while this download started; run it again`,
       );
     }
+  };
+  if (mode === "append" || mode === "prepend") {
+    await ensureUnchanged(mode === "prepend");
   }
 
   const totals: Totals = {
@@ -521,7 +520,7 @@ export async function download(
   let upToDate = false;
   // A replacement is invisible until its rename: its symbol info is saved
   // then too, so a failed replacement leaves the old `.toml` as it was.
-  const replacing = mode === "prepend" || mode === "truncate";
+  let replacing = mode === "prepend" || mode === "truncate";
   try {
     if (!replacing) {
       await writeSymbolInfo(tomlPath, info, { provider: providerString });
@@ -611,6 +610,18 @@ export async function download(
 
     if (mode === "prepend") {
       await segment(fromMs, Math.min(old!.first, toMs), undefined);
+    }
+    if (mode === "prepend" && totals.written === 0) {
+      // Nothing exists before the file's first candle (a later listing, say):
+      // no rebuild, a plain top-up of the file as it is.
+      await writer.abort();
+      writer = await OhlcvWriter.open(path, { period: tf.period, durable });
+      mode = "append";
+      replacing = false;
+      await ensureUnchanged(false);
+      await writeSymbolInfo(tomlPath, info, { provider: providerString });
+    }
+    if (mode === "prepend") {
       if (totals.last !== undefined) {
         // The missing periods where the new head meets the old first candle.
         await joinGaps(tf, info, totals.last, old!.first, totals);

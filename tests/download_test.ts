@@ -985,3 +985,44 @@ Deno.test("download refuses a damaged file with a hint, leaves it as it is, and 
     assert.equal(s.fileCount, 12);
   });
 });
+
+Deno.test("download with a start before the file but nothing there to fetch tops the file up without rebuilding it", async () => {
+  await withDir(async (dir) => {
+    const listed = Date.UTC(2024, 0, 10, 6);
+    const p = provider({
+      symbols: {
+        BTCUSDT: { basePrice: 40_000, tick: 0.1, listedFrom: listed },
+      },
+    });
+    const base = { timeframe: "1", dataDir: dir, now } as const;
+    const first = await download(p, "BTCUSDT", {
+      ...base,
+      from: "2024-01-10",
+      to: "2024-01-10 09:00",
+    });
+    assert.equal(first.fileFirst, listed);
+    const before = await readAll(first.path);
+    const inode = (await Deno.stat(first.path)).ino;
+    // A scheduled job that always asks from before the listing.
+    const s = await download(p, "BTCUSDT", { ...base, from: "2024-01-09" });
+    assert.equal(s.mode, "append");
+    assert.equal(s.copied, 0);
+    assert.equal(s.first, Date.UTC(2024, 0, 10, 9));
+    assert.equal(s.candles, 3 * 60);
+    assert.equal(s.fileCount, 6 * 60);
+    assert.equal(s.range.from, Date.UTC(2024, 0, 9));
+    // Appended in place, not rebuilt and renamed over.
+    assert.equal((await Deno.stat(first.path)).ino, inode);
+    const after = await readAll(first.path);
+    assert.deepEqual(after.time.subarray(0, 180), before.time);
+    assert.deepEqual(after.close.subarray(0, 180), before.close);
+    assert.deepEqual(await listDir(dir), [
+      "memory_BTCUSDT_1.ohlcv",
+      "memory_BTCUSDT_1.toml",
+    ]);
+    const again = await download(p, "BTCUSDT", { ...base, from: "2024-01-09" });
+    assert.equal(again.mode, "append");
+    assert.equal(again.upToDate, true);
+    assert.equal(again.candles, 0);
+  });
+});
