@@ -106,7 +106,11 @@ export interface CapitalComProviderOptions extends ProviderOptions {
   readonly rateLimitWindowMs?: number | undefined;
   /** Least time between two logins in ms (Capital.com allows 1 per second). @default {1100} */
   readonly loginIntervalMs?: number | undefined;
-  /** Clock deciding which bar is still forming (ms). @default {Date.now} */
+  /**
+   * Clock deciding which bar is still forming and where windows end (ms);
+   * the venue's clock (from its `Date` headers) is used instead when it is
+   * behind. @default {Date.now}
+   */
   readonly now?: (() => number) | undefined;
 }
 
