@@ -93,8 +93,19 @@ function defaultIo(): CliIo {
   } catch {
     env = {};
   }
+  let stdoutClosed = false;
   return {
-    stdout: (t) => writeAll(Deno.stdout, t),
+    stdout: (t) => {
+      // `pyne-data symbols ccxt | head`: the reader went away; the rest of
+      // the output has nowhere to go, which is not an error of ours.
+      if (stdoutClosed) return;
+      try {
+        writeAll(Deno.stdout, t);
+      } catch (e) {
+        if (!(e instanceof Deno.errors.BrokenPipe)) throw e;
+        stdoutClosed = true;
+      }
+    },
     stderr: (t) => writeAll(Deno.stderr, t),
     stderrIsTerminal: tty,
     stdoutIsTerminal: outTty,

@@ -7,7 +7,7 @@
  */
 
 import { readdir, stat } from "node:fs/promises";
-import { basename, extname, join } from "node:path";
+import { basename, extname, join, resolve } from "node:path";
 import type { CliContext } from "./_context.ts";
 import {
   InterruptedError,
@@ -607,7 +607,12 @@ async function runJobs(
             : `List symbols with \`pyne-data symbols ${j.provider} --search <text>\`.`,
         );
       }
-      const key = j.path ?? `${j.provider}|${symbol}|${j.timeframe.period}`;
+      // One job per file: the same file named twice (as a symbol and as a
+      // path) is downloaded once, not raced for its lock.
+      const file = j.path ?? defaultPath(o.dataDir, { ...j, symbol });
+      const key = file !== undefined
+        ? resolve(file)
+        : `${j.provider}|${symbol}|${j.timeframe.period}`;
       if (seen.has(key)) continue;
       seen.add(key);
       jobs.push({

@@ -165,9 +165,11 @@ Deno.test("cli download fetches several symbols concurrently into exact files, t
 
     // Two hours later: `download <file>` tops up one file, `update` the rest.
     now = T + 2 * H;
+    // The same file named twice (path and provider string) is one job.
     const top = await runCli([
       "download",
       join("data", "ccxt_BINANCE_BTC_USDT_60.ohlcv"),
+      "ccxt:BINANCE:BTC/USDT@60",
       "--config-dir",
       cfg,
       "--now",
