@@ -653,6 +653,15 @@ export async function download(
       await segment(fromMs, toMs, undefined);
     }
     signal?.throwIfAborted();
+    const offGrid = totals.counts["off-grid"];
+    if (offGrid >= 2 && offGrid === totals.checked) {
+      // Not a stray bad candle: the venue aligns its candles differently.
+      throw new RangeError(
+        `Every one of the ${offGrid} ${tf.period} candles received for ${providerString} is off the UTC ${tf.period} grid (${
+          totals.issues[0]?.message
+        }); nothing was written. The venue aligns these candles differently (daily candles at its session start, for example): use another timeframe`,
+      );
+    }
     await writer.close();
   } catch (error) {
     await writer.abort(error);

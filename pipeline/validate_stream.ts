@@ -264,7 +264,7 @@ function check(
   if (tf !== undefined && !isOnGrid(tf, t)) {
     return [
       "off-grid",
-      `time ${t} is not the start of a ${tf.period} period`,
+      `time ${isoTime(t)} is not the start of a ${tf.period} period`,
     ];
   }
   return undefined;

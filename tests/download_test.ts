@@ -1026,3 +1026,37 @@ Deno.test("download with a start before the file but nothing there to fetch tops
     assert.equal(again.candles, 0);
   });
 });
+
+Deno.test("download stops clearly when every candle is off the timeframe's grid", async () => {
+  await withDir(async (dir) => {
+    const inner = provider();
+    // A venue whose daily candles start at 22:00 UTC.
+    const shifted: Provider = {
+      name: inner.name,
+      stats: inner.stats,
+      listSymbols: (o) => inner.listSymbols(o),
+      symbolInfo: (s, t) => inner.symbolInfo(s, t),
+      timeframes: (s) => inner.timeframes(s),
+      normalizeSymbol: (s) => inner.normalizeSymbol(s),
+      candles: async function* (req) {
+        for await (const b of inner.candles(req)) {
+          yield { ...b, time: b.time.map((t) => t - 2 * 3_600_000) };
+        }
+      },
+      [Symbol.asyncDispose]: () => inner[Symbol.asyncDispose](),
+    };
+    await assert.rejects(
+      download(shifted, "BTCUSDT", {
+        timeframe: "1D",
+        dataDir: dir,
+        from: "2024-01-01",
+        now,
+      }),
+      (e: unknown) =>
+        e instanceof RangeError &&
+        /^Every one of the 8 1D candles received for memory:BTCUSDT@1D is off the UTC 1D grid \(time 2024-01-01T22:00:00.000Z is not the start of a 1D period\); nothing was written\./
+          .test(e.message),
+    );
+    assert.deepEqual(await listDir(dir), []);
+  });
+});
