@@ -229,8 +229,58 @@ interface CcxtModule {
 let ccxtModule: Promise<CcxtModule> | undefined;
 
 function loadCcxt(): Promise<CcxtModule> {
-  ccxtModule ??= import("ccxt").then((m) => m as unknown as CcxtModule);
+  if (ccxtModule === undefined) {
+    quietNativeAddons();
+    ccxtModule = import("ccxt").then((m) => m as unknown as CcxtModule);
+  }
   return ccxtModule;
+}
+
+interface DenoLike {
+  env: {
+    get(key: string): string | undefined;
+    set(k: string, v: string): void;
+  };
+  permissions: {
+    querySync(d: { name: string; variable?: string }): { state: string };
+  };
+}
+
+function denoGlobal(): DenoLike | undefined {
+  return (globalThis as { Deno?: DenoLike }).Deno;
+}
+
+/** True when the environment variable can be read without a permission prompt. */
+function envReadable(name: string): boolean {
+  const d = denoGlobal();
+  if (d === undefined) return true;
+  try {
+    return d.permissions.querySync({ name: "env", variable: name }).state ===
+      "granted";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * ccxt loads the `ws` package, which tries its optional native add-ons
+ * (`bufferutil`, `utf-8-validate`) through FFI; under Deno without
+ * `--allow-ffi` a terminal would stop at a permission prompt. When the
+ * environment may be written without a prompt, `WS_NO_BUFFER_UTIL` and
+ * `WS_NO_UTF_8_VALIDATE` make `ws` use its pure-JS fallbacks instead. Node
+ * and Bun load the add-ons without prompts: nothing to do there.
+ */
+function quietNativeAddons(): void {
+  const d = denoGlobal();
+  if (d === undefined) return;
+  try {
+    if (d.permissions.querySync({ name: "ffi" }).state === "granted") return;
+    for (const k of ["WS_NO_BUFFER_UTIL", "WS_NO_UTF_8_VALIDATE"]) {
+      if (envReadable(k) && d.env.get(k) === undefined) d.env.set(k, "1");
+    }
+  } catch {
+    // no permission API or no env permission: nothing to do
+  }
 }
 
 // ---------------------------------------------------------------------------
@@ -396,6 +446,8 @@ export class CCXTProvider implements Provider {
     ];
     const env: Record<string, string | undefined> = {};
     for (const name of Object.values(secretEnvNames(exchange))) {
+      // The process environment is read only where that cannot prompt.
+      if (this.#options.env === undefined && !envReadable(name)) continue;
       try {
         env[name] = this.#env[name];
       } catch {

@@ -734,21 +734,83 @@ Deno.test("CCXTProvider honours resumeAfter, stops at to, and aborts on a signal
   }
 });
 
-Deno.test("CCXTProvider module import does not load ccxt", async () => {
-  const cmd = new Deno.Command(Deno.execPath(), {
+Deno.test("CCXTProvider module imports ccxt only dynamically (importing it does not load ccxt)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
     args: [
-      "eval",
-      `const t = performance.now(); await import(${
-        JSON.stringify(new URL("../providers/ccxt.ts", import.meta.url).href)
-      }); console.log(performance.now() - t);`,
+      "info",
+      "--json",
+      new URL("../providers/ccxt.ts", import.meta.url).pathname,
     ],
     stdout: "piped",
     stderr: "piped",
-  });
-  const out = await cmd.output();
+  }).output();
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const ms = Number(new TextDecoder().decode(out.stdout).trim());
-  assert.ok(ms < 150, `import took ${ms} ms`);
+  const graph = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: Array<{
+      specifier: string;
+      dependencies?: Array<
+        { code?: { specifier?: string }; isDynamic?: boolean }
+      >;
+    }>;
+  };
+  const imports = graph.modules.flatMap((m) =>
+    (m.dependencies ?? [])
+      .filter((d) => d.code?.specifier?.startsWith("npm:ccxt@"))
+      .map((d) => ({ from: m.specifier, dynamic: d.isDynamic === true }))
+  );
+  assert.equal(imports.length, 1, JSON.stringify(imports));
+  assert.ok(imports[0]!.from.endsWith("/providers/ccxt.ts"));
+  assert.ok(imports[0]!.dynamic, "ccxt is imported with import()");
+});
+
+Deno.test("CCXTProvider makes ws skip its FFI add-ons under Deno without --allow-ffi (no permission prompt)", async () => {
+  const code = `
+    Deno.env.delete("WS_NO_BUFFER_UTIL"); // inherited from the test process
+    Deno.env.delete("WS_NO_UTF_8_VALIDATE");
+    const { CCXTProvider } = await import(${
+    JSON.stringify(new URL("../providers/ccxt.ts", import.meta.url).href)
+  });
+    const dir = await Deno.makeTempDir();
+    const p = new CCXTProvider({ configDir: dir, createConfig: false });
+    const before = Deno.env.get("WS_NO_BUFFER_UTIL");
+    const n = (await p.listSymbols()).length; // loads ccxt
+    console.log(JSON.stringify([
+      before ?? null,
+      Deno.env.get("WS_NO_BUFFER_UTIL") ?? null,
+      Deno.env.get("WS_NO_UTF_8_VALIDATE") ?? null,
+      n > 100,
+    ]));
+    await p[Symbol.asyncDispose]();
+    await Deno.remove(dir);`;
+  const tmp = await Deno.makeTempDir();
+  const script = `${tmp}/ffi_check.ts`;
+  await Deno.writeTextFile(script, code);
+  const run = async (ffi: boolean) => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--config",
+        new URL("../deno.json", import.meta.url).pathname,
+        "--no-prompt",
+        "--allow-env",
+        "--allow-read",
+        "--allow-write",
+        "--allow-sys",
+        ...(ffi ? ["--allow-ffi"] : []),
+        script,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    return JSON.parse(new TextDecoder().decode(out.stdout).trim());
+  };
+  try {
+    assert.deepEqual(await run(false), [null, "1", "1", true]);
+    assert.deepEqual(await run(true), [null, null, null, true]);
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
 });
 
 // ---------------------------------------------------------------------------
