@@ -170,19 +170,6 @@ function layerFromTable(
   };
 }
 
-/**
- * {@linkcode readTomlConfig} without the parser's error as the cause: that
- * quotes the file around the fault, which may be a credential's line.
- */
-async function readConfig(path: string): Promise<ConfigTable | undefined> {
-  try {
-    return await readTomlConfig(path);
-  } catch (e) {
-    if (e instanceof ConfigError) throw new ConfigError(e.message, e.path);
-    throw e;
-  }
-}
-
 function envBoolean(
   name: string,
   value: string | undefined,
@@ -223,7 +210,7 @@ export async function loadCapitalComSettings(
   log?: (line: string) => void,
 ): Promise<CapitalComSettings> {
   const configPath = join(configDir, CAPITALCOM_CONFIG_FILE);
-  let config = await readConfig(configPath);
+  let config = await readTomlConfig(configPath);
   const given = overrides.apiKey && overrides.identifier && overrides.password;
   if (config === undefined && !given) {
     // First use: leave a commented template to fill in. Credentials passed
@@ -246,7 +233,7 @@ export async function loadCapitalComSettings(
   let symbolConfigPath: string | undefined;
   if (symbol !== undefined && period !== undefined) {
     const path = join(configDir, symbolConfigFileName(symbol, period));
-    const table = await readConfig(path);
+    const table = await readTomlConfig(path);
     if (table) {
       symbolConfigPath = path;
       merge(layer, layerFromTable(table, path, true));

@@ -55,10 +55,11 @@ export async function readTomlConfig(
         /^Invalid TOML document: /,
         "",
       );
+      // No `cause`: the parser's error quotes the file around the fault, and
+      // that line may hold a credential.
       throw new ConfigError(
         `Malformed config file ${path} at line ${e.line}, column ${e.column}: ${first}; fix the TOML syntax there`,
         path,
-        { cause: e },
       );
     }
     throw e;
