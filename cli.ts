@@ -56,6 +56,8 @@ export interface CliIo {
   columns: number;
   /** Terminal height in rows (the live display never grows taller). */
   rows: number;
+  /** The terminal's current size, when it can change (a resized window). */
+  terminalSize?: (() => { columns: number; rows: number }) | undefined;
   /** Environment variables (credentials, `NO_COLOR`). */
   env: Readonly<Record<string, string | undefined>>;
 }
@@ -111,6 +113,7 @@ function defaultIo(): CliIo {
     stdoutIsTerminal: outTty,
     columns,
     rows,
+    terminalSize: tty ? () => Deno.consoleSize() : undefined,
     env,
   };
 }
@@ -498,6 +501,12 @@ export async function main(
 ): Promise<number> {
   quietNativeAddons();
   const io: CliIo = { ...defaultIo(), ...options.io };
+  if (
+    options.io?.terminalSize === undefined &&
+    (options.io?.columns !== undefined || options.io?.rows !== undefined)
+  ) {
+    io.terminalSize = undefined; // the caller fixed the size
+  }
   const controller = new AbortController();
   const onAbort = () =>
     controller.abort(new InterruptedError("Interrupted by the caller"));

@@ -670,6 +670,7 @@ async function runJobs(
       color: ctx.color,
       columns: ctx.io.columns,
       rows: ctx.io.rows,
+      size: ctx.io.terminalSize,
     });
     liveProgress = progress;
     const results: JobResult[] = new Array(jobs.length);

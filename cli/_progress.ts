@@ -22,6 +22,12 @@ export interface ProgressRendererOptions {
    * @default {24}
    */
   rows?: number;
+  /**
+   * The terminal's current size, asked before each frame so a resized
+   * terminal is followed (the frame then fits the new width and height).
+   * @default {the fixed `columns` and `rows`}
+   */
+  size?: (() => { columns: number; rows: number }) | undefined;
   /** Clock. @default {Date.now} */
   now?: () => number;
   /** Minimum ms between two plain lines of the same task (non-TTY). @default {2000} */
@@ -97,9 +103,12 @@ export function printAboveProgress(
 
 /** Renders per-task and overall progress on stderr. */
 export class ProgressRenderer {
-  readonly #o: Required<ProgressRendererOptions>;
+  readonly #o: Required<Omit<ProgressRendererOptions, "size">>;
+  readonly #size: (() => { columns: number; rows: number }) | undefined;
   readonly #tasks = new Map<string, Task>();
   #drawnLines = 0;
+  #columns: number;
+  #rows: number;
   #timer: ReturnType<typeof setInterval> | undefined;
   #stopped = false;
   readonly #started: number;
@@ -114,6 +123,9 @@ export class ProgressRenderer {
       redrawMs: 100,
       ...options,
     };
+    this.#size = options.size;
+    this.#columns = this.#o.columns;
+    this.#rows = this.#o.rows;
     this.#started = this.#o.now();
   }
 
@@ -267,7 +279,7 @@ export class ProgressRenderer {
     const green = (s: string) => (c ? `\x1b[32m${s}\x1b[39m` : s);
     const red = (s: string) => (c ? `\x1b[31m${s}\x1b[39m` : s);
     const dim = (s: string) => (c ? `\x1b[2m${s}\x1b[22m` : s);
-    const cols = Math.max(40, this.#o.columns) - 1;
+    const cols = Math.max(40, this.#columns) - 1;
     const pct = this.#pct(t);
     const eta = this.#eta(t);
     const status = t.state === "running"
@@ -344,7 +356,7 @@ export class ProgressRenderer {
     const eta = pct !== undefined && pct > 0 && ended < n
       ? fmtDuration((secs * (100 - pct)) / pct)
       : "--:--";
-    return [
+    const parts = [
       `overall: ${done}/${n} done${failed ? `, ${failed} failed` : ""}${
         interrupted ? `, ${interrupted} interrupted` : ""
       }`,
@@ -353,16 +365,33 @@ export class ProgressRenderer {
       `${fmtInt(secs > 0.2 ? candles / secs : 0)}/s`,
       `elapsed ${fmtDuration(secs)}`,
       ended < n ? `ETA ${eta}` : undefined,
-    ].filter((x) => x !== undefined).join("  ");
+    ];
+    // Narrow terminal: the ETA matters more than the elapsed time and rate.
+    const line = () => parts.filter((x) => x !== undefined).join("  ");
+    const cols = Math.max(40, this.#columns) - 1;
+    if (line().length > cols) parts[4] = undefined;
+    if (line().length > cols) parts[3] = undefined;
+    return line();
   }
 
   #draw(prefix = ""): void {
     if (!this.#o.tty || this.#stopped) return;
-    const cols = Math.max(40, this.#o.columns);
+    if (this.#size) {
+      try {
+        const { columns, rows } = this.#size();
+        if (columns > 0 && rows > 0) {
+          this.#columns = columns;
+          this.#rows = rows;
+        }
+      } catch {
+        // keep the last known size
+      }
+    }
+    const cols = Math.max(40, this.#columns);
     const all = [...this.#tasks.values()];
     // Never taller than the terminal: fold finished tasks (oldest first) into
     // one line, then running ones, keeping room for the overall line.
-    const maxLines = Math.max(3, this.#o.rows - 2);
+    const maxLines = Math.max(3, this.#rows - 2);
     let shown = all;
     let folded = "";
     if (all.length + (all.length > 1 ? 1 : 0) > maxLines) {

@@ -953,3 +953,42 @@ Deno.test("cli convert turns each fixture's input rows (CSV, ms, NaN) into PyneC
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+Deno.test("ProgressRenderer follows a resized terminal: narrower lines and a shorter display", async () => {
+  const { ProgressRenderer } = await import("../cli/_progress.ts");
+  let size = { columns: 160, rows: 40 };
+  let out = "";
+  const p = new ProgressRenderer({
+    write: (t) => (out += t),
+    tty: true,
+    color: false,
+    size: () => size,
+    redrawMs: 60_000,
+  });
+  for (let i = 0; i < 8; i++) {
+    p.add(String(i), `ccxt:BINANCE:SYMBOL${i}/USDT@60`, {
+      from: 0,
+      to: 10 * H,
+      periodMs: H,
+    });
+  }
+  p.finish("0", true);
+  const frameLines = () =>
+    out.replaceAll("\x1b[?2026h", "").replaceAll("\x1b[?2026l", "")
+      .split("\x1b[K\n").slice(0, -1).map((l) =>
+        l.replace(new RegExp("^(\u001b\\[\\d+A)?\r"), "")
+      );
+  out = "";
+  p.update("1", { candles: 1 }); // no redraw by itself on a TTY
+  p.finish("1", true);
+  assert.equal(frameLines().length, 9, "8 tasks + overall");
+  assert.ok(frameLines().some((l) => /\/s\s/.test(l)), "rate shown when wide");
+  size = { columns: 60, rows: 8 };
+  out = "";
+  p.finish("2", true);
+  const lines6 = frameLines();
+  assert.equal(lines6.length, 6, JSON.stringify(lines6));
+  for (const l of lines6) assert.ok([...l].length <= 59, `fits: ${l}`);
+  assert.match(lines6.at(-1)!, /^overall: 3\/8 done .*ETA \S+$/, "ETA kept");
+  p.stop();
+});
