@@ -228,7 +228,7 @@ function addDownloadOptions(cmd: Command): Command {
     )
     .option(
       "-f, --from <date>",
-      "start: continue | N days back | YYYY-MM-DD | ISO 8601",
+      "start: continue | N days back | YYYY-MM-DD | ISO 8601 (default: continue an existing file, else 365 days back)",
     )
     .option("--to <date>", "end (exclusive): N days back | date; default now")
     .option(
