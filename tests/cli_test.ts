@@ -92,7 +92,7 @@ Deno.test("cli download fetches several symbols concurrently into exact files, t
   await using emu = await startBinanceEmulator({
     now: () => now,
     gaps: [GAP],
-    latencyMs: 20,
+    latencyMs: 50,
   });
   try {
     const cfg = await writeCcxtConfig(dir, { binance: emu.url });
