@@ -32,6 +32,7 @@ import { batchLength, type CandleBatch } from "./candle_batch.ts";
 import { FormatError } from "./format_error.ts";
 import { pyFloatRepr, pyIntRepr } from "./_py_float.ts";
 import { type BatchSource, writeEncodedFile } from "./_encoded_file.ts";
+import { parsePlainCsv } from "./_plain_csv.ts";
 import {
   CandleAccumulator,
   type ImportedCandles,
@@ -315,6 +316,21 @@ class CsvCandleParser {
       if (text === "") return;
     }
     const offset = this.#lineOffset;
+    const plain = parsePlainCsv(
+      text,
+      this.#delimiter,
+      (cells, line) => this.#record(cells, line + offset),
+    );
+    if (!plain) this.#parseQuoted(text, offset);
+    let lines = 0;
+    for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) {
+      lines++;
+    }
+    this.#lineOffset += lines;
+  }
+
+  /** csv-parse for text with quotes (or anything else not plain). */
+  #parseQuoted(text: string, offset: number): void {
     try {
       (parseCsv as (t: string, o: unknown) => unknown)(text, {
         delimiter: this.#delimiter,
@@ -332,11 +348,6 @@ class CsvCandleParser {
       if (e instanceof FormatError) throw e;
       this.#fail(`not valid CSV: ${(e as Error).message}`, e);
     }
-    let lines = 0;
-    for (let i = text.indexOf("\n"); i !== -1; i = text.indexOf("\n", i + 1)) {
-      lines++;
-    }
-    this.#lineOffset += lines;
   }
 
   #start(first: string[], line: number): boolean {

@@ -27,6 +27,8 @@ import {
 } from "../format/json.ts";
 import { pyFloatRepr } from "../format/_py_float.ts";
 import { stringify as stringifyCsv } from "csv-stringify/sync";
+import { parse as csvParse } from "csv-parse/sync";
+import { parsePlainCsv } from "../format/_plain_csv.ts";
 
 const FIXTURES = new URL("./fixtures/pynecore/", import.meta.url);
 const fixturePath = (name: string) => new URL(name, FIXTURES).pathname;
@@ -543,6 +545,101 @@ Deno.test("Import errors quote at most 60 characters of a bad value", () => {
       e instanceof FormatError && e.message.length < 140 &&
       /row 1: expected an object or an array, got "x+\.\.\.$/.test(e.message),
   );
+});
+
+Deno.test("parsePlainCsv gives csv-parse's records and line numbers for every text it accepts", () => {
+  let seed = 7;
+  const rnd = () => { // mulberry32: deterministic
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
+  const atoms = [
+    "1",
+    "23",
+    ".",
+    "-",
+    "e",
+    "NaN",
+    "2024-01-01",
+    " ",
+    "  ",
+    "\t",
+    " \t ",
+    ",",
+    ";",
+    "|",
+  ];
+  const odd = ["\r", "\n", '"', "é", "\v", "\f", "\x01", "\u00a0"];
+  let accepted = 0, refused = 0;
+  for (let i = 0; i < 30_000; i++) {
+    const delimiter = pick([",", ";", "|", "\t"]);
+    const eol = pick(["\n", "\r\n"]);
+    const lines = Math.floor(rnd() * 6);
+    let text = rnd() < 0.1 ? "\uFEFF" : "";
+    for (let l = 0; l < lines; l++) {
+      const n = Math.floor(rnd() * 8);
+      for (let k = 0; k < n; k++) text += pick(atoms);
+      if (l < lines - 1 || rnd() < 0.7) text += eol;
+    }
+    if (rnd() < 0.1) {
+      const at = Math.floor(rnd() * (text.length + 1));
+      text = text.slice(0, at) + pick(odd) + text.slice(at);
+    }
+    const fast: [string[], number][] = [];
+    if (!parsePlainCsv(text, delimiter, (c, line) => fast.push([c, line]))) {
+      refused++;
+      continue;
+    }
+    accepted++;
+    const ref: [string[], number][] = [];
+    (csvParse as (t: string, o: unknown) => unknown)(text, {
+      delimiter,
+      bom: true,
+      trim: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+      relax_quotes: true,
+      on_record: (r: string[], ctx: { lines: number }) => {
+        ref.push([r, ctx.lines]);
+        return null;
+      },
+    });
+    assert.deepEqual(fast, ref, JSON.stringify({ text, delimiter }));
+  }
+  assert.ok(accepted > 20_000 && refused > 500, `${accepted}/${refused}`);
+  // What it refuses goes to csv-parse.
+  for (
+    const text of ['a,"b"\n', "a,b\r\n1,2\n", "a\rb\n", "é,1\n", "a\v,b\n"]
+  ) assert.equal(parsePlainCsv(text, ",", () => {}), false, text);
+  assert.equal(parsePlainCsv("a b\n", " ", () => {}), false);
+});
+
+Deno.test("parseCsvCandles reads plain, quoted and mixed-line-end text alike, with the same row numbers", () => {
+  const plain =
+    "time,open,high,low,close\r\n2024-01-01,1,2,0.5,1.5\r\n\r\n2024-01-02,1,2,0.5,1.5\r\n";
+  const quoted = plain.replace("2024-01-02", '"2024-01-02"');
+  const mixed = plain.replace("0.5,1.5\r\n\r\n", "0.5,1.5\n\r\n");
+  const want = batchToRows(parseCsvCandles(plain).batch);
+  assert.equal(want.length, 2);
+  assert.deepEqual(batchToRows(parseCsvCandles(quoted).batch), want);
+  assert.deepEqual(batchToRows(parseCsvCandles(mixed).batch), want);
+  for (const text of [plain, quoted]) {
+    assert.throws(
+      () =>
+        parseCsvCandles(
+          text.replace("1,2,0.5,1.5\r\n\r\n", "1,2,x,1.5\r\n\r\n"),
+        ),
+      /row 2: low "x" is not a number/,
+    );
+    assert.throws(
+      () => parseCsvCandles(text.replace(/2,0\.5,1\.5\r\n$/, "2,x,1.5\r\n")),
+      /row 4: low "x" is not a number/,
+    );
+  }
 });
 
 Deno.test("parseCsvCandles honours explicit delimiter and header options", () => {
