@@ -992,3 +992,33 @@ Deno.test("ProgressRenderer follows a resized terminal: narrower lines and a sho
   assert.match(lines6.at(-1)!, /^overall: 3\/8 done .*ETA \S+$/, "ETA kept");
   p.stop();
 });
+
+Deno.test("tools/compile.ts finds ccxt in the statically analysable module graph and refuses unknown targets", async () => {
+  const { checkModuleGraph } = await import("../tools/compile.ts");
+  assert.equal(await checkModuleGraph(ROOT), undefined);
+  const run = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-run",
+        join(ROOT, "tools", "compile.ts"),
+        ...args,
+      ],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const help = await run(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(new TextDecoder().decode(help.stdout), /aarch64-apple-darwin/);
+  const bad = await run(["--target", "nosuch"]);
+  assert.equal(bad.code, 2);
+  assert.match(
+    new TextDecoder().decode(bad.stderr),
+    /^Error: unknown target "nosuch"$/m,
+  );
+});

@@ -112,6 +112,45 @@ function explainMissingDenort(
   ].join("\n");
 }
 
+/**
+ * Checks that `deno compile` will find ccxt: every import on the way to it
+ * must be statically analysable (a string literal), or the binary would fail
+ * at run time. Returns an error line, or undefined when the graph is right.
+ * `root` is the checkout (default: the current folder, as `deno task` runs).
+ */
+export async function checkModuleGraph(
+  root = ".",
+): Promise<string | undefined> {
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "cli.ts"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) {
+    return `deno info cli.ts failed: ${
+      oneLine(new TextDecoder().decode(stderr))
+    }`;
+  }
+  const info = JSON.parse(new TextDecoder().decode(stdout)) as {
+    modules: { specifier: string }[];
+    npmPackages?: Record<string, unknown>;
+  };
+  const ccxt = Object.keys(info.npmPackages ?? {}).find((k) =>
+    k.startsWith("ccxt@")
+  );
+  const provider = info.modules.some((m) =>
+    m.specifier.endsWith("/providers/ccxt.ts")
+  );
+  if (!ccxt || !provider) {
+    return "the module graph of cli.ts does not reach npm:ccxt; keep every import on the way (cli/_download.ts, providers/registry.ts, providers/ccxt.ts) a string literal";
+  }
+  console.error(
+    `Module graph: ${info.modules.length} modules, npm ${ccxt} included (all imports statically analysable)`,
+  );
+  return undefined;
+}
+
 async function compileOne(
   target: string,
   output: string,
@@ -240,6 +279,11 @@ async function run(argv: string[]): Promise<number> {
     console.error(
       "Note: DENORT_BIN must be the denort of the target being built; it is used for every target requested.",
     );
+  }
+  const graphError = await checkModuleGraph();
+  if (graphError) {
+    console.error(`Error: ${graphError}`);
+    return 1;
   }
   await Deno.mkdir("dist", { recursive: true });
   let worst = 0;
