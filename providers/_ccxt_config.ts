@@ -277,6 +277,7 @@ export async function loadCcxtConfig(
   const defaults = readSettings(table, path, text, undefined);
   const exchanges = new Map<string, ExchangeSettings>();
   const known = new Set(knownExchanges);
+  const seen = new Map<string, string>(); // table name → exchange id
   for (const [key, value] of Object.entries(table)) {
     if (
       key === "options" || typeof value !== "object" || value === null ||
@@ -294,6 +295,17 @@ export async function loadCcxtConfig(
         `[${key}] is not a ccxt exchange id; list the valid ones with listSymbols() (CLI: pyne-data symbols ccxt)`,
       );
     }
+    const earlier = [...seen.entries()].find(([, v]) => v === id)?.[0];
+    if (earlier !== undefined) {
+      throw configError(
+        path,
+        text,
+        key,
+        undefined,
+        `[${key}] and [${earlier}] are the same exchange (table names are case-insensitive); merge them into one table`,
+      );
+    }
+    seen.set(key, id);
     exchanges.set(id, readSettings(value as ConfigTable, path, text, key));
   }
   return { path, defaults, exchanges, created };

@@ -136,15 +136,18 @@ export async function fetchWindow(
   fetch: PageFetcher,
   signal: AbortSignal,
   onOffGrid?: (time: number) => void,
+  prefetched?: readonly OhlcvRow[],
 ): Promise<CandleBatch> {
   const byTime = new Map<number, OhlcvRow>();
   const pending: Array<[number, number]> = [[windowStart, windowEnd]];
+  let answer = prefetched; // the answer to the first request, when known
   while (pending.length > 0) {
     const [a, b] = pending.pop()!;
     const limit = Math.min(pageSize, periodsBetween(tf, a, b));
     if (limit <= 0) continue;
     signal.throwIfAborted();
-    const rows = await fetch(a, b - 1, limit, signal);
+    const rows = answer ?? await fetch(a, b - 1, limit, signal);
+    answer = undefined;
     let first = Infinity;
     let last = -Infinity;
     for (const row of rows) {
@@ -176,7 +179,9 @@ export async function fetchWindow(
 
 /**
  * The first grid time at or after `from` before which `[from, to)` holds no
- * candle (`to` when it holds none), found with range requests: probes that
+ * candle (`to` when it holds none; with the first page's answer when the
+ * range starts with candles, so no request is wasted), found with range
+ * requests: probes that
  * double in length from one page (`[a, a + pageSize)`, then 2, 4, 8 ...
  * pages) until one holds a candle, then bisection down to one page. About
  * `2 * log2(empty pages)` requests instead of one per empty page. Only for
@@ -190,11 +195,13 @@ export async function skipEmptyLead(
   pageSize: number,
   fetch: PageFetcher,
   signal: AbortSignal,
-): Promise<number> {
+): Promise<LeadProbe> {
+  let firstAnswer: readonly OhlcvRow[] | undefined;
   const firstIn = async (a: number, b: number): Promise<number | undefined> => {
     signal.throwIfAborted();
     const limit = Math.min(pageSize, periodsBetween(tf, a, b));
     const rows = await fetch(a, b - 1, limit, signal);
+    firstAnswer ??= rows;
     let first: number | undefined;
     for (const row of rows) {
       const t = row[0];
@@ -203,7 +210,8 @@ export async function skipEmptyLead(
     }
     return first;
   };
-  let a = alignUp(tf, from);
+  const start = alignUp(tf, from);
+  let a = start;
   let span = pageSize;
   let hi: number | undefined;
   while (a < to) {
@@ -213,7 +221,9 @@ export async function skipEmptyLead(
     a = b;
     span *= 2;
   }
-  if (hi === undefined) return to;
+  if (hi === undefined) return { start: to };
+  // The very first probe holds a candle: it is the first page's answer.
+  if (a === start) return { start, firstPage: firstAnswer! };
   // Nothing before `a`; a candle at `hi`: bisect until they are a page apart.
   for (let n = periodsBetween(tf, a, hi); n > pageSize;) {
     const mid = advancePeriods(tf, a, Math.floor(n / 2));
@@ -222,7 +232,15 @@ export async function skipEmptyLead(
     else hi = found;
     n = periodsBetween(tf, a, hi);
   }
-  return a;
+  return { start: a };
+}
+
+/** What {@linkcode skipEmptyLead} found. */
+export interface LeadProbe {
+  /** The first grid time before which the range holds no candle (`to` when none). */
+  readonly start: number;
+  /** The answer for the first page (`[start, start + pageSize)`) when the first probe was it. */
+  readonly firstPage?: readonly OhlcvRow[];
 }
 
 /**
@@ -259,9 +277,10 @@ export async function* pageCandles(
 
   // A long range may start long before the market's first candle: skip the
   // empty lead with a few range probes (a short range is one round anyway).
+  let firstPage: readonly OhlcvRow[] | undefined;
   if (plan.rangeProbes && windows.length > plan.concurrency) {
     try {
-      const start = await skipEmptyLead(
+      const lead = await skipEmptyLead(
         tf,
         plan.from,
         to,
@@ -269,8 +288,9 @@ export async function* pageCandles(
         plan.fetch,
         inner.signal,
       );
-      if (start > windows[0]![0]) {
-        windows = planWindows(tf, start, to, plan.pageSize);
+      firstPage = lead.firstPage;
+      if (lead.start > windows[0]![0]) {
+        windows = planWindows(tf, lead.start, to, plan.pageSize);
       }
     } catch (e) {
       plan.signal?.removeEventListener("abort", onAbort);
@@ -303,6 +323,7 @@ export async function* pageCandles(
           plan.fetch,
           inner.signal,
           plan.onOffGrid,
+          i === 0 ? firstPage : undefined,
         );
         done.set(i, batch);
       } catch (error) {

@@ -600,8 +600,25 @@ export class CCXTProvider implements Provider {
   #error(venue: Venue, e: unknown, what: string): ProviderError {
     if (e instanceof ProviderError) return e;
     const { ccxt } = venue;
-    let message = e instanceof Error ? e.message : String(e);
-    for (const s of venue.secrets) message = message.split(s).join("***");
+    const redact = (text: string) => {
+      for (const s of venue.secrets) text = text.split(s).join("***");
+      return text;
+    };
+    const message = redact(e instanceof Error ? e.message : String(e));
+    // The ccxt error stays the cause (its class tells what failed): take any
+    // credential out of it too, as verbose reports print causes.
+    for (
+      let cur: unknown = e, depth = 0;
+      cur instanceof Error && depth < 5;
+      cur = cur.cause, depth++
+    ) {
+      try {
+        cur.message = redact(cur.message);
+        if (cur.stack !== undefined) cur.stack = redact(cur.stack);
+      } catch {
+        // a frozen error: left as it is
+      }
+    }
     const codeMatch = /"(?:code|retCode)"\s*:\s*"?(-?\d+)/.exec(message);
     const code = codeMatch?.[1] ??
       (e instanceof Error ? e.constructor.name : undefined);

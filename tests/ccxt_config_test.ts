@@ -216,8 +216,46 @@ Deno.test("CCXTProvider takes secrets from PYNE_CCXT_<EXCHANGE>_* variables and 
     );
     assert.ok(priv, "a signed request was sent");
     assert.equal(priv.headers["x-bapi-api-key"], key);
-    const printed = [error.message, String(error.stack), ...lines].join("\n");
+    const printed = [...chain(error), ...lines].join("\n");
     assert.ok(!printed.includes(key) && !printed.includes(secret));
+  });
+});
+
+/** Messages and stacks of an error and its causes (what --verbose prints). */
+function chain(e: unknown): string[] {
+  const out: string[] = [];
+  for (
+    let cur = e, i = 0;
+    cur instanceof Error && i < 5;
+    cur = cur.cause, i++
+  ) {
+    out.push(cur.message, String(cur.stack));
+  }
+  return out;
+}
+
+Deno.test("CCXTProvider takes a credential out of the whole error chain, also where ccxt quotes it", async () => {
+  await using byb = await startBybitEmulator({ now: () => NOW });
+  await withDir(async (dir) => {
+    // A key that ccxt's own message quotes (in the URL of the failed request).
+    const key = "coin/query-info";
+    await using p = new CCXTProvider({
+      configDir: dir,
+      baseUrl: byb.url,
+      env: {
+        PYNE_CCXT_BYBIT_API_KEY: key,
+        PYNE_CCXT_BYBIT_API_SECRET: "s3cr3t-x",
+      },
+      maxRetries: 0,
+    });
+    const error = await p.listSymbols({ search: "bybit" }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert.ok(error instanceof Error && error.cause instanceof Error);
+    const printed = chain(error).join("\n");
+    assert.ok(printed.includes("/v5/asset/***"), printed);
+    assert.ok(!printed.includes(key), printed);
   });
 });
 
@@ -237,6 +275,10 @@ Deno.test("loadCcxtConfig reports malformed files with file and line", async () 
       [
         "[okx]\nsandbox = true\n[binanse]\nratelimit = 5\n",
         /line 3: \[binanse\] is not a ccxt exchange id; list the valid ones/,
+      ],
+      [
+        '[binance]\nbase_url = "http://127.0.0.1:9"\n\n[Binance]\nratelimit = 5\n',
+        /line 4: \[Binance\] and \[binance\] are the same exchange/,
       ],
       [
         '[binance]\nbase_url = "http://127.0.0.1:9/api"\n',
