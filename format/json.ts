@@ -22,7 +22,7 @@
  * @module
  */
 
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { batchLength, type CandleBatch } from "./candle_batch.ts";
 import { FormatError } from "./format_error.ts";
 import { pyFloatRepr, pyIntRepr } from "./_py_float.ts";
@@ -237,11 +237,21 @@ export function parseJsonCandles(
   });
 }
 
+/** The longest string JavaScript engines create (V8: 2^29 - 24 characters). */
+const MAX_JSON_BYTES = 0x1fffffe8;
+
 /** Reads and parses a JSON file of candles; errors name the file. */
 export async function readJsonFile(
   path: string,
   options: Omit<JsonImportOptions, "path"> = {},
 ): Promise<ImportedCandles> {
+  const { size } = await stat(path);
+  if (size > MAX_JSON_BYTES) {
+    throw new FormatError(
+      `Cannot import ${path}: ${size} bytes is too large to read as one JSON document (the limit is ${MAX_JSON_BYTES}); use CSV for files this size`,
+      { path },
+    );
+  }
   const text = await readFile(path, "utf8");
   return parseJsonCandles(text, { ...options, path });
 }

@@ -642,6 +642,21 @@ Deno.test("parseCsvCandles reads plain, quoted and mixed-line-end text alike, wi
   }
 });
 
+Deno.test("readJsonFile refuses a file too large for one string up front", async () => {
+  await withTempDir(async (dir) => {
+    const path = join(dir, "huge.json");
+    await writeFile(path, "");
+    await Deno.truncate(path, 0x1fffffe8 + 1); // sparse: no disk used
+    await assert.rejects(
+      readJsonFile(path),
+      (e: unknown) =>
+        e instanceof FormatError && e.path === path &&
+        e.message ===
+          `Cannot import ${path}: 536870889 bytes is too large to read as one JSON document (the limit is 536870888); use CSV for files this size`,
+    );
+  });
+});
+
 Deno.test("parseCsvCandles honours explicit delimiter and header options", () => {
   // A header-like first row read as data when header: false fails on that row.
   assert.throws(
