@@ -72,15 +72,17 @@ export const CCXT_CONFIG_TEMPLATE = `# pyne-data: ccxt provider configuration
 #                                  send every REST request of the exchange to
 #                                  this origin (mirror, proxy, emulator); paths
 #                                  are kept
-#   page_size = 1000               candles per request (default: known per exchange)
-#   concurrency = 4                requests in flight per download
+#   page_size = 1000               candles per request (default: Binance and
+#                                  Bybit 1000, Kraken 720, OKX 100, others 200)
+#   concurrency = 8                requests in flight per download (default 8;
+#                                  ccxt's rate limiter still spaces them)
 #   [<exchange>.options]           options passed to ccxt as exchange.options
 #
 # The older per-symbol files config/ccxt_<EXCHANGE>_<SYMBOL>_<TIMEFRAME>.toml
 # with [ccxt] (api_key, api_secret, sandbox, ratelimit) and [ccxt.options]
 # tables still override these settings for that one download.
 
-# concurrency = 4
+# concurrency = 8
 
 # [binance]
 # ratelimit = 50

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { parse } from "smol-toml";
-import { CCXTProvider } from "../providers/ccxt.ts";
+import { CCXTProvider, DEFAULT_CONCURRENCY } from "../providers/ccxt.ts";
 import { ConfigError } from "../providers/_config_file.ts";
 import {
   CCXT_CONFIG_TEMPLATE,
@@ -53,6 +53,15 @@ Deno.test("CCXTProvider writes the commented config template on first use and ke
     );
     assert.match(text, /# \[binance\]/);
     assert.match(text, /PYNE_CCXT_<EXCHANGE>_API_KEY/);
+    // The commented examples are valid settings once uncommented.
+    const examples = text.split("\n").slice(
+      text.split("\n").findIndex((l) => l.startsWith("# The older")) + 4,
+    ).map((l) => l.replace(/^# /, "")).join("\n");
+    assert.match(examples, /^\[binance\]$/m);
+    await Deno.writeTextFile(join(dir, "ccxt.toml"), examples);
+    const loaded = await loadCcxtConfig(dir, ["binance", "bybit"], false);
+    assert.equal(loaded.defaults.concurrency, DEFAULT_CONCURRENCY);
+    assert.equal(loaded.exchanges.get("binance")?.rateLimit, 50);
     assert.ok(
       lines.some((l) => l.includes(`Created the ccxt config template ${path}`)),
     );
