@@ -580,7 +580,28 @@ export async function main(
   }
 }
 
+/**
+ * `deno task cli ...` runs in the checkout (the folder of `deno.json`), not
+ * where the user typed the command; Deno passes that folder as `INIT_CWD`.
+ * Relative paths (and the default ./data, ./config) then mean what the user
+ * meant. Only when this file was started by `deno task` from its own folder.
+ */
+function followTaskCwd(): void {
+  try {
+    const init = Deno.env.get("INIT_CWD");
+    const agent = Deno.env.get("npm_config_user_agent") ?? "";
+    if (!init || !agent.startsWith("deno/")) return;
+    const here = decodeURIComponent(new URL(".", import.meta.url).pathname);
+    const same = (a: string, b: string) =>
+      a.replace(/[\\/]+$/, "") === b.replace(/[\\/]+$/, "");
+    if (same(Deno.cwd(), here) && !same(init, here)) Deno.chdir(init);
+  } catch {
+    // no env or read permission, or not a file URL: stay where we are
+  }
+}
+
 if (import.meta.main) {
+  followTaskCwd();
   const code = await main(Deno.args);
   Deno.exit(code);
 }

@@ -1022,3 +1022,35 @@ Deno.test("tools/compile.ts finds ccxt in the statically analysable module graph
     /^Error: unknown target "nosuch"$/m,
   );
 });
+
+Deno.test("deno task cli resolves relative paths from where the command was typed", async () => {
+  const dir = await tempDir();
+  try {
+    const { copyFile } = await import("node:fs/promises");
+    await copyFile(join(FIXTURES, "btc_1D_gap.ohlcv"), join(dir, "mine.ohlcv"));
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "task",
+        "--quiet",
+        "--config",
+        join(ROOT, "deno.json"),
+        "cli",
+        "inspect",
+        "mine.ohlcv",
+        "--json",
+      ],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const info = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.equal(info.file, "mine.ohlcv");
+    assert.equal(info.count, 120);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
