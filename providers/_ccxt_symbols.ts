@@ -99,15 +99,31 @@ export function timeframeMap(
   return out;
 }
 
-/** A market's tick size in the exchange's precision mode, when derivable. */
+/**
+ * A market's tick size in the exchange's precision mode, when derivable. In
+ * significant-digits mode (Bitfinex, Bithumb) the tick depends on the price:
+ * it is taken at `referencePrice` (the last price), the tick of prices with
+ * the same number of integer digits.
+ */
 export function marketMintick(
   market: CcxtMarket,
   precisionMode: number,
+  referencePrice?: number,
 ): number | undefined {
   const p = market.precision?.price;
   if (typeof p !== "number" || !Number.isFinite(p)) return undefined;
-  if (precisionMode === DECIMAL_PLACES) return p >= 0 ? 10 ** -p : undefined;
+  if (precisionMode === DECIMAL_PLACES) {
+    return Number.isInteger(p) && p >= 0 ? Number(`1e-${p}`) : undefined;
+  }
   if (precisionMode === TICK_SIZE) return p > 0 ? p : undefined;
+  if (
+    precisionMode === SIGNIFICANT_DIGITS && Number.isInteger(p) && p > 0 &&
+    typeof referencePrice === "number" && referencePrice > 0 &&
+    Number.isFinite(referencePrice)
+  ) {
+    const exp = Math.floor(Math.log10(referencePrice)) + 1 - p;
+    return exp >= 0 ? 10 ** exp : Number(`1e${exp}`);
+  }
   return undefined;
 }
 
@@ -145,11 +161,15 @@ export function marketSymbolInfo(
   market: CcxtMarket,
   precisionMode: number,
   timeframe: Timeframe,
+  referencePrice?: number,
 ): SymbolInfo {
-  const mintickRaw = marketMintick(market, precisionMode);
+  const mintickRaw = marketMintick(market, precisionMode, referencePrice);
   if (mintickRaw === undefined) {
+    const mode = precisionMode === SIGNIFICANT_DIGITS
+      ? "significant-digits mode, and no last price to apply it to"
+      : `precision mode ${precisionMode}`;
     throw new ProviderError(
-      `Cannot derive the tick size of ${exchange.toUpperCase()}:${market.symbol}: ccxt gives precision.price ${market.precision?.price} in precision mode ${precisionMode} (only tick-size and decimal-places modes are supported)`,
+      `Cannot derive the tick size of ${exchange.toUpperCase()}:${market.symbol}: ccxt gives precision.price ${market.precision?.price} in ${mode}`,
       { code: "NotSupported" },
     );
   }

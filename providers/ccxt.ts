@@ -62,6 +62,7 @@ import {
   marketSymbolInfo,
   normalizeCcxtSymbol,
   parseCcxtSymbol,
+  SIGNIFICANT_DIGITS,
   timeframeMap,
 } from "./_ccxt_symbols.ts";
 import { type OhlcvRow, pageCandles } from "./_ccxt_paging.ts";
@@ -207,6 +208,9 @@ interface CcxtExchange {
     params?: Record<string, unknown>,
   ): Promise<OhlcvRow[]>;
   fetchTime(): Promise<number | undefined>;
+  fetchTicker(
+    symbol: string,
+  ): Promise<{ last?: number | null; close?: number | null }>;
   setSandboxMode(on: boolean): void;
   close?(): Promise<unknown>;
   handleErrors(...args: unknown[]): unknown;
@@ -805,7 +809,17 @@ export class CCXTProvider implements Provider {
     const venue = await this.#venue(exchange, { market, period: tf.period });
     const m = await this.#market(venue, exchange, market);
     this.#timeframeKey(venue, exchange, tf);
-    return marketSymbolInfo(exchange, m, venue.ex.precisionMode, tf);
+    let price: number | undefined;
+    if (venue.ex.precisionMode === SIGNIFICANT_DIGITS) {
+      // The tick depends on the price: take it at the last price.
+      const t = await this.#call(
+        venue,
+        `Cannot fetch the last price of ${m.symbol} (for its tick size)`,
+        () => venue.ex.fetchTicker(m.symbol),
+      );
+      price = t.last ?? t.close ?? undefined;
+    }
+    return marketSymbolInfo(exchange, m, venue.ex.precisionMode, tf, price);
   }
 
   /**

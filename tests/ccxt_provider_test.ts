@@ -27,6 +27,13 @@ import {
   pageCandles,
   planWindows,
 } from "../providers/_ccxt_paging.ts";
+import {
+  type CcxtMarket,
+  DECIMAL_PLACES,
+  marketSymbolInfo,
+  SIGNIFICANT_DIGITS,
+  TICK_SIZE,
+} from "../providers/_ccxt_symbols.ts";
 
 const NOW = Date.UTC(2024, 2, 1, 12, 0, 30);
 const M = 60_000;
@@ -254,6 +261,75 @@ Deno.test("CCXTProvider symbolInfo maps market precision, contract size, amount 
       await Deno.remove(x.dir, { recursive: true });
     }
   }
+});
+
+Deno.test("marketSymbolInfo maps ticks in tick-size, decimal-places and significant-digits modes, contract size and fees", () => {
+  const tf = parseTimeframe("1D");
+  const market = (price: number, extra: Partial<CcxtMarket> = {}) => ({
+    id: "XYZ",
+    symbol: "X/Y",
+    base: "X",
+    quote: "Y",
+    precision: { price, amount: 0.001 },
+    ...extra,
+  });
+  const grid = (
+    i: { mintick: number; pricescale: number; minmove: number },
+  ) => [i.mintick, i.pricescale, i.minmove];
+  const cases: Array<[number, number, number | undefined, number[]]> = [
+    [TICK_SIZE, 0.5, undefined, [0.5, 10, 5]],
+    [TICK_SIZE, 5, undefined, [5, 1, 5]],
+    [TICK_SIZE, 0.025, undefined, [0.025, 1000, 25]],
+    [TICK_SIZE, 1e-8, undefined, [1e-8, 1e8, 1]],
+    [DECIMAL_PLACES, 2, undefined, [0.01, 100, 1]],
+    [DECIMAL_PLACES, 8, undefined, [1e-8, 1e8, 1]],
+    [DECIMAL_PLACES, 0, undefined, [1, 1, 1]],
+    [SIGNIFICANT_DIGITS, 5, 96_123.4, [1, 1, 1]],
+    [SIGNIFICANT_DIGITS, 5, 2_512.3, [0.1, 10, 1]],
+    [SIGNIFICANT_DIGITS, 5, 0.000012345, [1e-9, 1e9, 1]],
+    [SIGNIFICANT_DIGITS, 3, 123_456, [1000, 1, 1000]],
+  ];
+  for (const [mode, price, ref, want] of cases) {
+    assert.deepEqual(
+      grid(marketSymbolInfo("ex", market(price), mode, tf, ref)),
+      want,
+      `mode ${mode}, precision ${price}, price ${ref}`,
+    );
+  }
+  assert.throws(
+    () => marketSymbolInfo("ex", market(5), SIGNIFICANT_DIGITS, tf),
+    /Cannot derive the tick size of EX:X\/Y: .*no last price/,
+  );
+  const inverse = marketSymbolInfo(
+    "bybit",
+    market(0.5, {
+      symbol: "BTC/USD:BTC",
+      type: "swap",
+      swap: true,
+      inverse: true,
+      contractSize: 100,
+      taker: 0.00055,
+      maker: 0.0002,
+    }),
+    TICK_SIZE,
+    tf,
+  );
+  assert.equal(inverse.description, "X / Y Inverse Perpetual");
+  assert.equal(inverse.pointvalue, 100);
+  assert.equal(inverse.mincontract, 0.001);
+  assert.equal(inverse.takerFee, 0.00055);
+  assert.equal(inverse.makerFee, 0.0002);
+  // DECIMAL_PLACES amounts: 3 places is a step of 0.001.
+  assert.equal(
+    marketSymbolInfo(
+      "ex",
+      { ...market(2), precision: { price: 2, amount: 3 } },
+      DECIMAL_PLACES,
+      tf,
+    )
+      .mincontract,
+    0.001,
+  );
 });
 
 Deno.test("CCXTProvider lists exchanges, markets and timeframes, and explains unknown ones", async () => {
