@@ -553,6 +553,9 @@ export async function download(
       const dedupe = new DedupeStream({ after });
       const validate = new ValidateStream({
         timeframe: tf,
+        // Session-based venues (a non-UTC time zone) may open periods of an
+        // hour or more on their own clock (daily candles at 22:00 UTC).
+        grid: isUtcZone(info.timezone) ? "utc" : "local",
         policy: options.validation ?? "drop",
         allowNaN: options.allowNaN ?? "volume",
       });
@@ -657,7 +660,9 @@ export async function download(
     if (offGrid >= 2 && offGrid === totals.checked) {
       // Not a stray bad candle: the venue aligns its candles differently.
       throw new RangeError(
-        `Every one of the ${offGrid} ${tf.period} candles received for ${providerString} is off the UTC ${tf.period} grid (${
+        `Every one of the ${offGrid} ${tf.period} candles received for ${providerString} is off the ${
+          isUtcZone(info.timezone) ? "UTC " : ""
+        }${tf.period} grid (${
           totals.issues[0]?.message
         }); nothing was written. The venue aligns these candles differently (daily candles at its session start, for example): use another timeframe`,
       );
@@ -725,4 +730,10 @@ export async function download(
     formingDropped: totals.forming,
     durationMs: performance.now() - started,
   };
+}
+
+/** True for time zone names that mean UTC. */
+function isUtcZone(zone: string | undefined): boolean {
+  return zone === undefined ||
+    /^(Etc\/)?(UTC|GMT|UCT|Zulu|Universal)$/i.test(zone);
 }

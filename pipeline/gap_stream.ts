@@ -213,7 +213,9 @@ function classify(
   }
   const len = tf.ms;
   if (calendar.alwaysOpen) {
-    add(p, Math.round((to - from) / len), "anomaly");
+    const periods = Math.round((to - from) / len);
+    if (periods <= 0) return;
+    add(p, periods, "anomaly");
     push(to);
     return;
   }
@@ -230,10 +232,16 @@ function classify(
       kind = "closed";
       count = Math.max(1, Math.floor((st.next - p) / len));
     } else {
-      kind = calendar.overlapsOpen(p, p + len) ? "anomaly" : "closed";
+      // A missing period cannot reach past the candle that ends the gap.
+      kind = calendar.overlapsOpen(p, Math.min(p + len, to))
+        ? "anomaly"
+        : "closed";
       count = 1;
     }
     const remaining = Math.round((to - p) / len);
+    // Less than half a period left (a series anchored to a venue's local clock
+    // shifts by an hour at a DST change): not a missing period.
+    if (remaining <= 0) break;
     if (count > remaining) count = remaining;
     add(p, count, kind);
     p += count * len;

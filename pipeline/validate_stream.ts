@@ -20,7 +20,7 @@
  */
 
 import { type CandleBatch, selectCandles } from "../format/candle_batch.ts";
-import { isOnGrid, type Timeframe } from "../format/timeframe.ts";
+import { isOnGrid, parsePeriod, type Timeframe } from "../format/timeframe.ts";
 import {
   choiceOption,
   countOption,
@@ -45,6 +45,15 @@ export interface ValidateStreamOptions {
    * period on its UTC grid. @default {undefined} (no grid check)
    */
   readonly timeframe?: string | Timeframe | undefined;
+  /**
+   * Which grid the times must be on (with `timeframe`). `"utc"`: the start of a
+   * period on the timeframe's UTC grid. `"local"`: for venues whose periods of
+   * an hour or longer follow their own clock (daily candles opening at 22:00
+   * UTC, hours starting at :30 or :45): such times need only fall on a quarter
+   * hour, as every UTC offset in use does; shorter periods keep the UTC grid.
+   * @default {"utc"}
+   */
+  readonly grid?: "utc" | "local" | undefined;
   /**
    * `"error"` throws a `RangeError` naming the first invalid candle;
    * `"drop"` removes invalid candles and counts them; `"report"` counts them
@@ -84,6 +93,10 @@ interface ValidateState {
 }
 
 const DAY4 = 4 * 86_400_000;
+const HOUR = 3_600_000;
+const QUARTER_HOUR = 900_000;
+/** The grid of a `"local"` check: quarter hours. */
+const QUARTER_HOUR_TF: Timeframe = parsePeriod("15");
 
 /**
  * Checks every candle: all values finite (NaN only with `allowNaN`), `high >=
@@ -127,15 +140,28 @@ export class ValidateStream extends TransformStream<CandleBatch, CandleBatch> {
       counts: { "non-finite": 0, ohlc: 0, "negative-volume": 0, "off-grid": 0 },
       issues: [],
     };
+    const grid = options.grid ?? "utc";
+    if (grid !== "utc" && grid !== "local") {
+      throw new TypeError(
+        `ValidateStream grid must be "utc" or "local", got ${
+          JSON.stringify(grid)
+        }`,
+      );
+    }
+    // A local grid only asks periods of an hour or more to start on a quarter hour.
+    const localGrid = grid === "local" && tf !== undefined && tf.ms >= HOUR;
     // Grid check: 0 = none, 1 = multiple of len, 2 = weeks (Mondays), 3 = calendar.
     const gridMode = tf === undefined
       ? 0
+      : localGrid
+      ? 1
       : tf.calendar
       ? 3
       : tf.unit === "W"
       ? 2
       : 1;
-    const len = tf?.ms ?? 1;
+    const len = localGrid ? QUARTER_HOUR : tf?.ms ?? 1;
+    const gridTf = localGrid ? QUARTER_HOUR_TF : tf;
     super({
       transform(batch, controller) {
         const { time, open, high, low, close, volume } = batch;
@@ -152,7 +178,7 @@ export class ValidateStream extends TransformStream<CandleBatch, CandleBatch> {
             l <= (o < c ? o : c) && v >= 0;
           // A time one period after an on-grid time is on the grid: skip the
           // (slow) float modulo for consecutive candles.
-          if (ok && gridMode !== 0 && t !== prevOnGrid + len) {
+          if (ok && gridMode !== 0 && (localGrid || t !== prevOnGrid + len)) {
             ok = gridMode === 1
               ? t % len === 0
               : gridMode === 2
@@ -160,7 +186,7 @@ export class ValidateStream extends TransformStream<CandleBatch, CandleBatch> {
               : isOnGrid(tf!, t);
           }
           if (!ok) {
-            const problem = check(t, o, h, l, c, v, tf, allowNaN);
+            const problem = check(t, o, h, l, c, v, gridTf, allowNaN);
             if (problem !== undefined) {
               s.invalid++;
               s.counts[problem[0]]++;
@@ -264,7 +290,9 @@ function check(
   if (tf !== undefined && !isOnGrid(tf, t)) {
     return [
       "off-grid",
-      `time ${isoTime(t)} is not the start of a ${tf.period} period`,
+      tf === QUARTER_HOUR_TF
+        ? `time ${isoTime(t)} is not on a quarter hour`
+        : `time ${isoTime(t)} is not the start of a ${tf.period} period`,
     ];
   }
   return undefined;
