@@ -42,7 +42,14 @@ import {
 import { decodeStandard, encodeStandard, validateEncode36 } from "./_codec.ts";
 import { firstFailing, resolutionLimit } from "./_promotion.ts";
 import { inspectOpenFile } from "./_inspect.ts";
-import { isNotFound, readFully, writeFully } from "./_file_io.ts";
+import {
+  type BulkWriter,
+  isNotFound,
+  openBulkWriter,
+  readFully,
+  writeFully,
+  writeHeaderSync,
+} from "./_file_io.ts";
 import { acquireLock, type FileLock } from "./_file_lock.ts";
 import { Sidecar, sidecarPath, type SidecarRows } from "./_sidecar.ts";
 
@@ -93,6 +100,12 @@ export interface OhlcvWriterHooks {
 const MAX_U32 = 0xffffffff;
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const REBUILD_CHUNK = 65536;
+/**
+ * Batches `writable` may hold uncommitted after a write returns: their
+ * records are written while the batch before them is being committed.
+ */
+const STREAM_AHEAD = 2;
+const noop = (): void => {};
 
 interface Grid {
   minmove: number;
@@ -109,13 +122,12 @@ interface Prepared {
   rows: SidecarRows | null;
   /** Pooled encode buffer to give back after the commit. */
   buffer: Uint8Array | undefined;
-  /** Called once the records are written and their fsync is under way. */
-  flushing?: () => void;
-  /**
-   * Leave the header's fsync to the next commit's record fsync (or close):
-   * for the `writable` sink, whose writes do not promise durability.
-   */
-  deferHeaderSync?: boolean;
+  /** Where the records go: the planned extent before this batch. */
+  position: number;
+  /** Sequence number of the batch (1, 2, ...), in call order. */
+  seq: number;
+  /** Settles once the records are written (appends only, not rebuilds). */
+  written?: Promise<void>;
 }
 
 /** The outcome of validating a batch (pass 1): nothing is written yet. */
@@ -198,11 +210,27 @@ export class OhlcvWriter implements AsyncDisposable {
   #disk: HeaderFields;
   #state: "open" | "closed" | "aborted" | "failed" = "open";
   #closing = false;
-  /** A header was written whose fsync was deferred to the next fsync. */
-  #headerDirty = false;
+  /** Commits run one after another, in call order. */
   #queue: Promise<unknown> = Promise.resolve();
   #buffers: Uint8Array[] = [];
-  #streamInflight: Promise<void> | undefined;
+  /** Writes record blocks (opened on first use; see `openBulkWriter`). */
+  #out: Promise<BulkWriter> | undefined;
+  /** Record writes run one after another, ahead of their commits. */
+  #writeTail: Promise<void> = Promise.resolve();
+  /** The record write in progress, if any. */
+  #active: Promise<void> | undefined;
+  /** Batches numbered so far. */
+  #seq = 0;
+  /** Records are written up to this batch (sequence number). */
+  #writtenSeq = 0;
+  /** Records are on disk (fsynced) up to this batch. */
+  #syncedSeq = 0;
+  /** The error that failed a commit (the writer is then "failed"). */
+  #failure: { error: unknown } | undefined;
+  /** `writable`: commits not yet awaited. */
+  #uncommitted: Promise<void>[] = [];
+  /** `writable`: settles when the last batch's records are written. */
+  #lastWritten: Promise<void> = Promise.resolve();
   #writable: WritableStream<CandleBatch> | undefined;
   /** @internal */
   hooks: OhlcvWriterHooks = {};
@@ -504,14 +532,18 @@ export class OhlcvWriter implements AsyncDisposable {
    * Validates the whole batch (nothing is written when a candle is bad: the
    * promise rejects with a `RangeError` naming the candle), then commits it:
    * one write of all records, fsync, header, fsync; the promise resolves once
-   * the batch is durable. An empty batch does nothing. `batch.extra` goes to
-   * the `.extra.csv` sidecar. `append` may be called again before the previous
-   * call resolves: each batch is validated at once (against the batches
-   * before it) and committed in call order.
+   * the batch is durable (with `durable: false`, once the header is written).
+   * An empty batch does nothing. `batch.extra` goes to the `.extra.csv`
+   * sidecar. `append` may be called again before the previous call resolves:
+   * each batch is validated at once (against the batches before it), its
+   * records are written past the committed ones while earlier batches are
+   * being committed, and batches are committed in call order. When a record
+   * write is under way as a commit starts an fsync, the fsync waits for it and
+   * covers it, so that batch's own records fsync is skipped.
    */
   append(batch: CandleBatch): Promise<void> {
     try {
-      return this.#enqueue(batch);
+      return this.#enqueue(batch).commit;
     } catch (err) {
       return Promise.reject(err);
     }
@@ -524,19 +556,79 @@ export class OhlcvWriter implements AsyncDisposable {
    */
   #enqueue(
     batch: CandleBatch,
-    flushing?: () => void,
-    deferHeaderSync = false,
-  ): Promise<void> {
+  ): { commit: Promise<void>; written: Promise<void> } {
     this.#checkOpen("append");
     assertCandleBatch(batch);
-    const prepared = this.#prepare(batch);
-    if (prepared === null) {
-      flushing?.();
-      return this.#serial(() => Promise.resolve());
+    const p = this.#prepare(batch);
+    if (p === null) {
+      const commit = this.#serial(() => Promise.resolve());
+      return { commit, written: commit };
     }
-    if (flushing) prepared.flushing = flushing;
-    prepared.deferHeaderSync = deferHeaderSync;
-    return this.#serial(() => this.#commitPrepared(prepared));
+    if (p.chain.length === 0) {
+      const written = this.#startWrite(p, this.#writeTail);
+      return { commit: this.#serial(() => this.#commitPrepared(p)), written };
+    }
+    // A rebuild replaces the file: later records wait until it is done.
+    const commit = this.#serial(() => this.#commitPrepared(p));
+    this.#writeTail = commit.then(noop, noop);
+    return { commit, written: this.#writeTail };
+  }
+
+  /**
+   * Writes a batch's records after the ones queued before it (`after`), past
+   * the committed extent: until its header is written no reader sees them,
+   * and a writer opening the file after a crash truncates them.
+   */
+  #startWrite(p: Prepared, after: Promise<void>): Promise<void> {
+    const run = async (): Promise<void> => {
+      await after;
+      this.#checkWriting();
+      this.#out ??= openBulkWriter(this.#filePath, this.#fh);
+      const out = await this.#out;
+      this.#checkWriting();
+      const io = out.write(p.pending, p.pendingLen, p.position).then(() => {
+        this.#writtenSeq = p.seq;
+      });
+      this.#active = io;
+      try {
+        await io;
+      } finally {
+        if (this.#active === io) this.#active = undefined;
+      }
+    };
+    p.written = run();
+    p.written.catch(noop); // surfaced by the batch's commit
+    return this.#writeTail = p.written.catch(noop);
+  }
+
+  #checkWriting(): void {
+    if (this.#state !== "open") {
+      throw new TypeError(
+        `Cannot append: the writer for ${this.path} is ${this.#state}`,
+      );
+    }
+  }
+
+  /**
+   * fsync (data). When the records of batch `next` are not written yet but a
+   * record write is under way (batches are written in order, so it is that
+   * batch's or an earlier one's), it is let finish first: this fsync then
+   * covers it and that batch's commit needs no records fsync of its own.
+   * Writes of later batches are not waited for.
+   */
+  async #sync(next: number): Promise<void> {
+    if (this.#writtenSeq < next) await this.#active?.catch(noop);
+    const covered = this.#writtenSeq;
+    await this.#fh.datasync();
+    if (covered > this.#syncedSeq) this.#syncedSeq = covered;
+  }
+
+  /** Lets a record write in progress finish, then closes the bulk writer. */
+  async #closeOut(): Promise<void> {
+    await this.#active?.catch(noop);
+    const out = this.#out;
+    this.#out = undefined;
+    if (out) await (await out.catch(() => undefined))?.close();
   }
 
   #prepare(batch: CandleBatch): Prepared | null {
@@ -563,6 +655,8 @@ export class OhlcvWriter implements AsyncDisposable {
         dense = this.#denseAfter(batch.time, n);
       }
     }
+    const position = STANDARD_HEADER_SIZE +
+      this.#count * standardLayout(this.#mask).recordSize;
     const chain: number[] = []; // masks the committed records go through
     if (pending === undefined) {
       let plan: Plan;
@@ -627,7 +721,16 @@ export class OhlcvWriter implements AsyncDisposable {
       pricescale: this.#pricescale,
     };
     this.#apply(fields); // the planned state: later batches build on it
-    return { pending: pending!, pendingLen, chain, fields, rows, buffer };
+    return {
+      pending: pending!,
+      pendingLen,
+      chain,
+      fields,
+      rows,
+      buffer,
+      position,
+      seq: ++this.#seq,
+    };
   }
 
   async #commitPrepared(p: Prepared): Promise<void> {
@@ -639,29 +742,27 @@ export class OhlcvWriter implements AsyncDisposable {
     try {
       if (p.rows) await this.#sidecar.append(p.rows);
       if (p.chain.length > 0) {
-        p.flushing?.();
         await this.#rebuild(p.chain, p.pending, p.pendingLen, p.fields);
+        this.#writtenSeq = this.#syncedSeq = p.seq; // the new file is synced
       } else {
-        await this.#commit(
-          p.pending,
-          p.pendingLen,
-          p.fields,
-          p.flushing,
-          p.deferHeaderSync ?? false,
-        );
+        await this.#commit(p);
       }
     } catch (err) {
       // The file still holds exactly the previous commit; reopening recovers
       // (an uncommitted tail and extra sidecar rows are truncated on open).
+      this.#failure ??= { error: err };
       await this.#fail();
       throw err;
     }
     this.#disk = p.fields;
-    if (p.buffer && this.#buffers.length < 2) this.#buffers.push(p.buffer);
+    if (p.buffer && this.#buffers.length < STREAM_AHEAD + 2) {
+      this.#buffers.push(p.buffer);
+    }
   }
 
   async #fail(): Promise<void> {
     this.#state = "failed";
+    await this.#closeOut().catch(noop);
     await this.#fh.close().catch(() => {});
     await this.#sidecar.close().catch(() => {});
     if (this.#replace) {
@@ -855,32 +956,32 @@ export class OhlcvWriter implements AsyncDisposable {
     );
   }
 
-  async #commit(
-    records: Uint8Array,
-    length: number,
-    fields: HeaderFields,
-    flushing: (() => void) | undefined,
-    deferHeaderSync: boolean,
-  ): Promise<void> {
-    const fh = this.#fh;
+  /**
+   * The spec's commit of an appended batch: its records (already being
+   * written by `#startWrite`), fsync, header, fsync. The records fsync is
+   * skipped when an earlier fsync started after the records were written.
+   */
+  async #commit(p: Prepared): Promise<void> {
     const disk = this.#disk;
-    const layoutChanged = fields.mask !== disk.mask;
-    const rs = standardLayout(disk.mask).recordSize;
-    const extent = STANDARD_HEADER_SIZE + disk.count * rs;
-    await writeFully(fh, records, 0, length, extent);
-    if (this.#durable) {
-      const synced = fh.datasync();
-      flushing?.();
-      await synced;
-      this.#headerDirty = false; // that fsync also covered an earlier header
-    } else flushing?.();
-    await this.hooks.beforeHeaderWrite?.();
-    const header = encodeHeader(fields);
-    const headerLen = layoutChanged ? STANDARD_HEADER_SIZE : FIXED_HEADER_SIZE;
-    await writeFully(fh, header, 0, headerLen, 0);
-    if (!this.#durable) return;
-    if (deferHeaderSync) this.#headerDirty = true;
-    else await fh.datasync();
+    const extent = STANDARD_HEADER_SIZE +
+      disk.count * standardLayout(disk.mask).recordSize;
+    if (p.position !== extent) {
+      throw new Error(
+        `Internal error: records of ${this.path} written at byte ${p.position}, but the committed extent ends at ${extent}`,
+      );
+    }
+    // Few awaits on the way: each one lets the next batch's encoding (on
+    // this thread) run first and delays this commit.
+    if (this.#writtenSeq < p.seq) await p.written;
+    if (this.#durable && this.#syncedSeq < p.seq) await this.#sync(p.seq + 1);
+    const hook = this.hooks.beforeHeaderWrite;
+    if (hook) await hook();
+    const header = encodeHeader(p.fields);
+    const headerLen = p.fields.mask !== disk.mask
+      ? STANDARD_HEADER_SIZE
+      : FIXED_HEADER_SIZE;
+    writeHeaderSync(this.#fh, header, headerLen);
+    if (this.#durable) await this.#sync(p.seq + 1);
   }
 
   /**
@@ -895,6 +996,7 @@ export class OhlcvWriter implements AsyncDisposable {
     pendingLen: number,
     fields: HeaderFields,
   ): Promise<void> {
+    await this.#closeOut(); // opened again on the new file when needed
     const tmp = `${this.#filePath}.${randomSuffix()}.rebuild.tmp`;
     const out = await open(tmp, "wx+");
     let renamed = false;
@@ -1003,10 +1105,10 @@ export class OhlcvWriter implements AsyncDisposable {
       if (this.#state !== "open") return;
       this.#state = "closed";
       try {
-        if (this.#replace || !this.#durable || this.#headerDirty) {
+        await this.#closeOut();
+        if (this.#replace || !this.#durable) {
           await this.#fh.sync();
           await this.#sidecar.sync();
-          this.#headerDirty = false;
         }
         await this.#fh.close();
         await this.#sidecar.close();
@@ -1034,7 +1136,8 @@ export class OhlcvWriter implements AsyncDisposable {
       if (this.#state !== "open") return;
       this.#state = "aborted";
       try {
-        if ((!this.#durable || this.#headerDirty) && !this.#replace) {
+        await this.#closeOut().catch(noop);
+        if (!this.#durable && !this.#replace) {
           await this.#fh.sync().catch(() => {});
           await this.#sidecar.sync().catch(() => {});
         }
@@ -1053,49 +1156,64 @@ export class OhlcvWriter implements AsyncDisposable {
 
   /**
    * A `WritableStream` sink: each chunk is validated and committed like
-   * {@linkcode OhlcvWriter.append} (a bad batch errors the stream at once).
-   * While one batch's records are being synced the next chunk is already
-   * validated, and a batch's header fsync is merged into the next batch's
-   * record fsync (the order of the spec's commit is kept: a header is only
-   * written after its records are on disk, so a crash loses at most the last
-   * batch and never leaves a bad file). Closing the stream waits for every
-   * commit, syncs and closes the writer; aborting it, or a bad batch, syncs
-   * what was committed and aborts the writer.
+   * {@linkcode OhlcvWriter.append} (a bad batch errors the stream at once),
+   * with the same durability: every batch gets its own commit (records
+   * fsynced, then the header written and fsynced). A write returns before its
+   * batch is committed, so the stream brings the next chunks while earlier
+   * ones are committed: up to two batches are validated, encoded and written
+   * past the committed records ahead of the commit in progress, and when the
+   * next batch's records are written before a header's fsync starts, that
+   * fsync covers them (one fsync per batch). Closing the stream waits for
+   * every commit and closes the writer; aborting it, or a bad batch, keeps
+   * the batches already accepted (they are committed first) and aborts the
+   * writer.
    */
   get writable(): WritableStream<CandleBatch> {
     this.#writable ??= new WritableStream<CandleBatch>({
       write: async (batch) => {
         try {
-          // Validate and encode now; let the stream bring the next chunk
-          // while this batch's records are being synced.
-          let flushing!: () => void;
-          const started = new Promise<void>((resolve) => (flushing = resolve));
-          const commit = this.#enqueue(batch, flushing, true);
-          commit.catch(() => {}); // surfaced by the next write or close
-          const previous = this.#streamInflight;
-          this.#streamInflight = commit;
+          const { commit, written } = this.#enqueue(batch);
+          commit.catch(noop); // surfaced below, by a later write or by close
+          this.#uncommitted.push(commit);
+          const previous = this.#lastWritten;
+          this.#lastWritten = written;
           await previous;
-          await Promise.race([started, commit]);
+          while (this.#uncommitted.length > STREAM_AHEAD) {
+            await this.#uncommitted.shift();
+          }
         } catch (err) {
           // The stream is errored and will not call abort(): stop the writer
-          // here (committed batches stay, the lock is released).
-          await this.#streamInflight?.catch(() => {});
+          // here (committed batches stay, the lock is released). A failed
+          // commit is reported rather than the refusals that followed it.
+          await this.#settleStream();
           await this.abort(err);
-          throw err;
+          throw this.#failure?.error ?? err;
         }
       },
       close: async () => {
         try {
-          await this.#streamInflight;
+          while (this.#uncommitted.length > 0) {
+            await this.#uncommitted.shift();
+          }
         } catch (err) {
+          await this.#settleStream();
           await this.abort(err);
           throw err;
         }
         await this.close();
       },
-      abort: (reason) => this.abort(reason),
+      abort: async (reason) => {
+        await this.#settleStream();
+        await this.abort(reason);
+      },
     });
     return this.#writable;
+  }
+
+  async #settleStream(): Promise<void> {
+    const pending = this.#uncommitted;
+    this.#uncommitted = [];
+    await Promise.allSettled(pending);
   }
 
   /** Aborts unless {@linkcode OhlcvWriter.close} was called. */

@@ -14,6 +14,7 @@ import {
   float32Resolution,
   resolutionLimit,
 } from "../format/_promotion.ts";
+import { openBulkWriter } from "../format/_file_io.ts";
 
 const T0 = Date.UTC(2024, 0, 1);
 const MIN = 60_000;
@@ -1136,5 +1137,239 @@ Deno.test("OhlcvWriter.writable errors on a bad batch, keeps the committed ones 
     await assert.rejects(w.append(batchFromRows(rows(1, 30))), /aborted/);
     await using r = await OhlcvReader.open(path);
     assert.equal(r.count, 5);
+  });
+});
+
+// ---- pipelined commits (durability order) ----
+
+/**
+ * Spies on fdatasync/fsync of the writer's file: at the start of each one,
+ * notes the header's record count and the file size (what that sync makes
+ * durable); `done` lists the snapshots of the syncs that have completed.
+ */
+async function spySyncs(path: string, dir: string) {
+  const probe = await Deno.open(join(dir, "probe"), {
+    create: true,
+    write: true,
+  });
+  probe.close();
+  const { open } = await import("node:fs/promises");
+  const fh = await open(join(dir, "probe"), "r");
+  const proto = Object.getPrototypeOf(fh) as {
+    datasync(): Promise<void>;
+    sync(): Promise<void>;
+  };
+  await fh.close();
+  const orig = { datasync: proto.datasync, sync: proto.sync };
+  const done: { count: number; size: number }[] = [];
+  const snapshot = () => {
+    const b = Deno.readFileSync(path);
+    const count = b.length >= 32
+      ? Number(new DataView(b.buffer).getBigUint64(24, true))
+      : 0;
+    return { count, size: b.length };
+  };
+  for (const name of ["datasync", "sync"] as const) {
+    proto[name] = async function (this: unknown) {
+      const snap = snapshot();
+      await orig[name].call(this);
+      done.push(snap);
+    };
+  }
+  return {
+    done,
+    /** Largest file size and header count some completed sync made durable. */
+    durable() {
+      return {
+        size: Math.max(0, ...done.map((d) => d.size)),
+        count: Math.max(0, ...done.map((d) => d.count)),
+      };
+    },
+    restore() {
+      proto.datasync = orig.datasync;
+      proto.sync = orig.sync;
+    },
+  };
+}
+
+/** Cumulative record counts after each batch. */
+function ends(sizes: number[]): number[] {
+  let t = 0;
+  return sizes.map((n) => (t += n));
+}
+
+/** Before each header write: the records it will count must be durable. */
+function checkRecordsFirst(
+  w: OhlcvWriter,
+  spy: { durable(): { size: number } },
+  sizes: number[],
+  problems: string[],
+): void {
+  const after = ends(sizes);
+  w.hooks.beforeHeaderWrite = () => {
+    const end = after.find((e) => e > w.count)!;
+    if (spy.durable().size < 208 + end * 36) {
+      problems.push(`header counting ${end} written before its records synced`);
+    }
+  };
+}
+
+Deno.test("OhlcvWriter.writable commits every batch on its own: records synced before its header, header synced without waiting for the next batch", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "d.ohlcv");
+    const w = await OhlcvWriter.open(path, { period: "1" });
+    const spy = await spySyncs(path, dir);
+    const sizes = [5, 3, 7, 2, 4, 6];
+    const problems: string[] = [];
+    try {
+      checkRecordsFirst(w, spy, sizes, problems);
+      const source = async function* () {
+        let total = 0;
+        for (const n of sizes) {
+          yield batchFromRows(rows(n, total));
+          total += n;
+          // Pause the source: the batch must become durable on its own, not
+          // when a next batch (or close) comes along.
+          const until = Date.now() + 2000;
+          while (spy.durable().count < total && Date.now() < until) {
+            await new Promise((r) => setTimeout(r, 1));
+          }
+          if (spy.durable().count < total) {
+            problems.push(`header counting ${total} not synced while waiting`);
+          }
+        }
+      };
+      await ReadableStream.from(source()).pipeTo(w.writable);
+    } finally {
+      spy.restore();
+    }
+    assert.deepEqual(problems, []);
+    assert.equal(spy.durable().count, 27);
+    await using r = await OhlcvReader.open(path);
+    assert.equal(r.count, 27);
+  });
+});
+
+Deno.test("OhlcvWriter.writable at full speed: every header is written after its records are synced, and close returns with all of them durable", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "f.ohlcv");
+    const w = await OhlcvWriter.open(path, { period: "1" });
+    const spy = await spySyncs(path, dir);
+    const sizes = Array.from({ length: 40 }, (_, i) => 50 + (i * 37) % 200);
+    const problems: string[] = [];
+    const batches: CandleBatch[] = [];
+    let total = 0;
+    for (const n of sizes) {
+      batches.push(batchFromRows(rows(n, total)));
+      total += n;
+    }
+    try {
+      checkRecordsFirst(w, spy, sizes, problems);
+      await ReadableStream.from(batches).pipeTo(w.writable);
+    } finally {
+      spy.restore();
+    }
+    assert.deepEqual(problems, []);
+    assert.equal(spy.durable().count, total, "last header synced");
+    // Fewer syncs than two per batch: record syncs were merged into the
+    // previous header's sync when the records were already written.
+    assert.ok(spy.done.length <= 2 * sizes.length + 2);
+    await using r = await OhlcvReader.open(path);
+    assert.equal(r.count, total);
+  });
+});
+
+Deno.test("OhlcvWriter.append: each promise resolves once its batch's header is synced, also when calls overlap", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "a.ohlcv");
+    const sizes = [4, 9, 1, 6, 3, 8, 2];
+    const after = ends(sizes);
+    const write = async (overlap: boolean) => {
+      await Deno.remove(path).catch(() => {});
+      const w = await OhlcvWriter.open(path, { period: "1" });
+      const spy = await spySyncs(path, dir);
+      const problems: string[] = [];
+      try {
+        checkRecordsFirst(w, spy, sizes, problems);
+        const calls: Promise<void>[] = [];
+        let total = 0;
+        for (const [k, n] of sizes.entries()) {
+          const call = w.append(batchFromRows(rows(n, total))).then(() => {
+            if (spy.durable().count < after[k]!) {
+              problems.push(`append ${k} resolved before its header synced`);
+            }
+          });
+          total += n;
+          if (overlap) calls.push(call);
+          else await call;
+        }
+        await Promise.all(calls);
+        await w.close();
+      } finally {
+        spy.restore();
+      }
+      assert.deepEqual(problems, []);
+      return Deno.readFile(path);
+    };
+    assert.deepEqual(await write(true), await write(false));
+  });
+});
+
+Deno.test("OhlcvWriter.writable: a crash before a header leaves the earlier batches committed, later records past the extent, and reopening truncates them", async () => {
+  await withDir(async (dir) => {
+    const path = join(dir, "c.ohlcv");
+    const sizes = [6, 5, 4, 7, 3];
+    const batches: CandleBatch[] = [];
+    let total = 0;
+    for (const n of sizes) {
+      batches.push(batchFromRows(rows(n, total)));
+      total += n;
+    }
+    const w = await OhlcvWriter.open(path, { period: "1" });
+    let headers = 0;
+    w.hooks.beforeHeaderWrite = () => {
+      if (++headers === 3) throw new Error("simulated crash");
+    };
+    await assert.rejects(
+      ReadableStream.from(batches).pipeTo(w.writable),
+      /simulated crash/,
+    );
+    await assert.rejects(Deno.stat(`${path}.lock`), Deno.errors.NotFound);
+    const size = (await Deno.stat(path)).size;
+    assert.ok(size >= 208 + 15 * 36, "third batch's records were written");
+    {
+      await using r = await OhlcvReader.open(path);
+      assert.equal(r.count, 11, "two batches committed");
+    }
+    const w2 = await OhlcvWriter.open(path, { period: "1" });
+    assert.equal(w2.count, 11);
+    assert.equal((await Deno.stat(path)).size, 208 + 11 * 36, "tail cut");
+    await ReadableStream.from(batches.slice(2)).pipeTo(w2.writable);
+    const once = join(dir, "once.ohlcv");
+    const w3 = await OhlcvWriter.open(once, { period: "1" });
+    await ReadableStream.from(batches).pipeTo(w3.writable);
+    assert.deepEqual(await Deno.readFile(path), await Deno.readFile(once));
+  });
+});
+
+Deno.test("openBulkWriter writes blocks at their positions through Deno.FsFile and through node:fs", async () => {
+  await withDir(async (dir) => {
+    const { open } = await import("node:fs/promises");
+    const results: Uint8Array[] = [];
+    for (const deno of [undefined, null]) {
+      const path = join(dir, `bulk_${deno === null ? "node" : "deno"}.bin`);
+      await Deno.writeFile(path, new Uint8Array(4).fill(9));
+      const fh = await open(path, "r+");
+      const out = await openBulkWriter(path, fh, deno);
+      await out.write(new Uint8Array([1, 2, 3, 4, 5]), 3, 4);
+      await out.write(new Uint8Array([6, 7]), 2, 7);
+      await out.write(new Uint8Array([8]), 1, 1);
+      await out.close();
+      await fh.close();
+      results.push(await Deno.readFile(path));
+    }
+    const want = new Uint8Array([9, 8, 9, 9, 1, 2, 3, 6, 7]);
+    assert.deepEqual(results[0], want);
+    assert.deepEqual(results[1], want);
   });
 });
