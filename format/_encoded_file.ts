@@ -7,6 +7,7 @@
 
 import { batchLength, type CandleBatch } from "./candle_batch.ts";
 import { withAtomicFile } from "./_atomic_file.ts";
+import { writeFully } from "./_file_io.ts";
 
 /** Any source of batches the file exporters accept. */
 export type BatchSource =
@@ -21,7 +22,7 @@ export type BatchSource =
 export async function writeEncodedFile(
   path: string,
   source: BatchSource,
-  encoder: TransformStream<CandleBatch, string>,
+  encoder: TransformStream<CandleBatch, string | Uint8Array>,
 ): Promise<number> {
   return await withAtomicFile(path, async (fh) => {
     let count = 0;
@@ -40,8 +41,11 @@ export async function writeEncodedFile(
       }
     })();
     const drain = (async () => {
+      let pos = 0;
       for await (const chunk of encoder.readable) {
-        if (chunk.length > 0) await fh.write(te.encode(chunk));
+        const bytes = typeof chunk === "string" ? te.encode(chunk) : chunk;
+        await writeFully(fh, bytes, 0, bytes.length, pos);
+        pos += bytes.length;
       }
     })();
     await Promise.all([pump, drain]);

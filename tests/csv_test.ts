@@ -6,6 +6,7 @@ import {
   batchToRows,
   type CandleBatch,
   concatBatches,
+  sliceBatch,
 } from "../format/candle_batch.ts";
 import { FormatError } from "../format/format_error.ts";
 import { OhlcvReader } from "../format/ohlcv_reader.ts";
@@ -229,6 +230,64 @@ Deno.test("pyFloatRepr prints the shortest round-trip digits between 1e-4 and 1e
     ]
   ) check(x);
   assert.ok(checked > 200_000, `checked ${checked}`);
+});
+
+Deno.test("candlesToCsv and writeCsvFile print random batches exactly as Python's repr", async () => {
+  let seed = 99;
+  const rnd = () => { // mulberry32: deterministic
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const value = (): number => {
+    const r = rnd();
+    const k = Math.floor(rnd() * 13);
+    if (r < 0.4) { // on a decimal grid, any magnitude
+      return (rnd() < 0.2 ? -1 : 1) *
+        Math.round(rnd() * 10 ** Math.floor(rnd() * 16)) / 10 ** k;
+    }
+    if (r < 0.6) return 42000.01 + Math.fround(rnd() * 100 - 50); // f32 noise
+    if (r < 0.8) return (rnd() - 0.5) * 10 ** (Math.floor(rnd() * 40) - 20);
+    return [NaN, 0, -0, 1e15, 1e16, 9.999999999999999e14, 0.0001, 1e-5][
+      Math.floor(rnd() * 8)
+    ]!;
+  };
+  const rows: number[][] = [];
+  let t = -5 * 60_000;
+  for (let i = 0; i < 20_000; i++) {
+    t += 1 + Math.floor(rnd() * 3) * 60_000;
+    rows.push([t, value(), value(), value(), value(), value()]);
+  }
+  rows.push([2 ** 53 + 2, 1, 1, 1, 1, 1], [1.5e21, 1, 1, 1, 1, 1]);
+  const batch = batchFromRows(rows);
+  const cell = (x: number) => Number.isNaN(x) ? "NaN" : pyFloatRepr(x);
+  const want = "timestamp,open,high,low,close,volume\r\n" +
+    rows.map((r) =>
+      [
+        Number.isInteger(r[0]) ? String(r[0]) : pyFloatRepr(r[0]!),
+        ...r.slice(1).map(cell),
+      ].join(",") + "\r\n"
+    ).join("");
+  assert.ok(want.includes("9007199254740994,") && want.includes("1.5e+21,"));
+  const got = candlesToCsv(batch);
+  if (got !== want) {
+    const at = [...got].findIndex((c, i) => c !== want[i]);
+    assert.fail(
+      `differs at ${at}: ${got.slice(at - 40, at + 40)} vs ${
+        want.slice(at - 40, at + 40)
+      }`,
+    );
+  }
+  await withTempDir(async (dir) => {
+    const path = join(dir, "r.csv");
+    await writeCsvFile(path, [
+      sliceBatch(batch, 0, 777),
+      sliceBatch(batch, 777, rows.length),
+    ]);
+    assert.equal(await readFile(path, "utf8"), want);
+  });
 });
 
 Deno.test("CSV export writes NaN as NaN and JSON export writes it as null", () => {
