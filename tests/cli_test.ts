@@ -1040,7 +1040,15 @@ Deno.test("deno task cli resolves relative paths from where the command was type
         "--json",
       ],
       cwd: dir,
-      env: { NO_COLOR: "1" },
+      // Like a shell: no INIT_CWD yet (deno task keeps an inherited one, as
+      // when these tests run under `deno task test`).
+      clearEnv: true,
+      env: {
+        ...Object.fromEntries(
+          Object.entries(Deno.env.toObject()).filter(([k]) => k !== "INIT_CWD"),
+        ),
+        NO_COLOR: "1",
+      },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
