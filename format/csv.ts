@@ -30,7 +30,7 @@ import { parse as parseCsv } from "csv-parse/sync";
 import { stringify as stringifyCsv } from "csv-stringify/sync";
 import { batchLength, type CandleBatch } from "./candle_batch.ts";
 import { FormatError } from "./format_error.ts";
-import { csvBytes } from "./_csv_bytes.ts";
+import { csvBytes } from "./_text_bytes.ts";
 import { type BatchSource, writeEncodedFile } from "./_encoded_file.ts";
 import { parsePlainCsv } from "./_plain_csv.ts";
 import {

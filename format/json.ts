@@ -25,7 +25,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { batchLength, type CandleBatch } from "./candle_batch.ts";
 import { FormatError } from "./format_error.ts";
-import { pyFloatRepr, pyIntRepr } from "./_py_float.ts";
+import { jsonBytes } from "./_text_bytes.ts";
 import {
   buildCandles,
   type ImportedCandles,
@@ -40,10 +40,6 @@ import { type BatchSource, writeEncodedFile } from "./_encoded_file.ts";
 /** Options of the JSON exporters (same as CSV: `timeFormat`). */
 export type JsonExportOptions = CsvExportOptions;
 
-function jsonNumber(x: number): string {
-  return Number.isFinite(x) ? pyFloatRepr(x) : "null";
-}
-
 function checkTimeFormat(options: JsonExportOptions): ExportTimeFormat {
   const f = options.timeFormat ?? "ms";
   if (f !== "ms" && f !== "iso") {
@@ -52,25 +48,7 @@ function checkTimeFormat(options: JsonExportOptions): ExportTimeFormat {
   return f;
 }
 
-/** The records of a batch, each `  {...}`, joined by `,\n`. */
-function jsonRecords(batch: CandleBatch, timeFormat: ExportTimeFormat): string {
-  const n = batchLength(batch);
-  const parts: string[] = new Array(n);
-  for (let i = 0; i < n; i++) {
-    const t = batch.time[i]!;
-    const time = timeFormat === "iso"
-      ? `"time": ${JSON.stringify(new Date(t).toISOString())}`
-      : `"timestamp": ${Number.isFinite(t) ? pyIntRepr(t) : "null"}`;
-    parts[i] = `  {\n    ${time},\n    "open": ${
-      jsonNumber(batch.open[i]!)
-    },\n    "high": ${jsonNumber(batch.high[i]!)},\n    "low": ${
-      jsonNumber(batch.low[i]!)
-    },\n    "close": ${jsonNumber(batch.close[i]!)},\n    "volume": ${
-      jsonNumber(batch.volume[i]!)
-    }\n  }`;
-  }
-  return parts.join(",\n");
-}
+const ascii = new TextDecoder();
 
 /** Formats a batch as a complete JSON document in PyneCore's layout. */
 export function candlesToJson(
@@ -79,7 +57,7 @@ export function candlesToJson(
 ): string {
   const timeFormat = checkTimeFormat(options);
   if (batchLength(batch) === 0) return "[]";
-  return `[\n${jsonRecords(batch, timeFormat)}\n]`;
+  return ascii.decode(jsonBytes(batch, timeFormat === "iso", "[\n")) + "\n]";
 }
 
 /**
@@ -89,21 +67,28 @@ export function candlesToJson(
 export class JsonEncoderStream extends TransformStream<CandleBatch, string> {
   /** Creates the encoder; see {@linkcode JsonExportOptions}. */
   constructor(options: JsonExportOptions = {}) {
-    const timeFormat = checkTimeFormat(options);
-    let started = false;
-    super({
-      transform(batch, controller) {
-        if (batchLength(batch) === 0) return;
-        controller.enqueue(
-          (started ? ",\n" : "[\n") + jsonRecords(batch, timeFormat),
-        );
-        started = true;
-      },
-      flush(controller) {
-        controller.enqueue(started ? "\n]" : "[]");
-      },
-    });
+    super(jsonTransformer(checkTimeFormat(options), (b) => ascii.decode(b)));
   }
+}
+
+/** `[\n` + records joined by `,\n` + `\n]` over the batches (`[]` for none). */
+function jsonTransformer<T>(
+  timeFormat: ExportTimeFormat,
+  wrap: (bytes: Uint8Array) => T,
+): Transformer<CandleBatch, T> {
+  const iso = timeFormat === "iso";
+  const te = new TextEncoder();
+  let started = false;
+  return {
+    transform(batch, controller) {
+      if (batchLength(batch) === 0) return;
+      controller.enqueue(wrap(jsonBytes(batch, iso, started ? ",\n" : "[\n")));
+      started = true;
+    },
+    flush(controller) {
+      controller.enqueue(wrap(te.encode(started ? "\n]" : "[]")));
+    },
+  };
 }
 
 /**
@@ -115,7 +100,13 @@ export function writeJsonFile(
   source: BatchSource,
   options: JsonExportOptions = {},
 ): Promise<number> {
-  return writeEncodedFile(path, source, new JsonEncoderStream(options));
+  return writeEncodedFile(
+    path,
+    source,
+    new TransformStream(
+      jsonTransformer(checkTimeFormat(options), (b: Uint8Array) => b),
+    ),
+  );
 }
 
 /** Options of the JSON importers. */

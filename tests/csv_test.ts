@@ -232,7 +232,7 @@ Deno.test("pyFloatRepr prints the shortest round-trip digits between 1e-4 and 1e
   assert.ok(checked > 200_000, `checked ${checked}`);
 });
 
-Deno.test("candlesToCsv and writeCsvFile print random batches exactly as Python's repr", async () => {
+Deno.test("CSV and JSON exports print random batches exactly as Python's repr", async () => {
   let seed = 99;
   const rnd = () => { // mulberry32: deterministic
     seed = (seed + 0x6d2b79f5) | 0;
@@ -287,6 +287,22 @@ Deno.test("candlesToCsv and writeCsvFile print random batches exactly as Python'
       sliceBatch(batch, 777, rows.length),
     ]);
     assert.equal(await readFile(path, "utf8"), want);
+    // JSON, against the layout written out independently.
+    const num = (x: number) => Number.isFinite(x) ? pyFloatRepr(x) : "null";
+    const wantJson = "[\n" + rows.map((r) =>
+      `  {\n    "timestamp": ${
+        Number.isInteger(r[0]) ? String(r[0]) : pyFloatRepr(r[0]!)
+      },\n    "open": ${num(r[1]!)},\n    "high": ${num(r[2]!)},\n    "low": ${
+        num(r[3]!)
+      },\n    "close": ${num(r[4]!)},\n    "volume": ${num(r[5]!)}\n  }`
+    ).join(",\n") + "\n]";
+    assert.equal(candlesToJson(batch), wantJson);
+    const jpath = join(dir, "r.json");
+    await writeJsonFile(jpath, [
+      sliceBatch(batch, 0, 501),
+      sliceBatch(batch, 501, rows.length),
+    ]);
+    assert.equal(await readFile(jpath, "utf8"), wantJson);
   });
 });
 

@@ -1,6 +1,7 @@
 /**
- * Private: PyneCore-shaped CSV rows written straight into bytes (no
- * intermediate strings for the common numbers), the engine of the CSV export.
+ * Private: PyneCore-shaped CSV rows and JSON records written straight into
+ * bytes (no intermediate strings for the common numbers), the engine of the
+ * CSV and JSON exports.
  *
  * @module
  */
@@ -125,6 +126,12 @@ class AsciiBuffer {
     }
   }
 
+  /** Python's `repr` of a finite number, `null` otherwise (JSON). */
+  jsonFloat(x: number): void {
+    if (x - x === 0) this.pyFloat(x); // finite
+    else this.ascii("null");
+  }
+
   /** A timestamp in ms as Python prints an int (a float when fractional). */
   pyInt(t: number): void {
     if (Number.isSafeInteger(t)) {
@@ -178,6 +185,47 @@ export function csvBytes(
     out.reserve(2);
     out.buf[out.n++] = CR;
     out.buf[out.n++] = LF;
+  }
+  return out.bytes();
+}
+
+/**
+ * JSON records for `batch` in PyneCore's `json.dump(indent=2)` layout, each
+ * `  {...}`, joined by `,\n`, after `prefix` (`"[\n"` or `",\n"`): numbers
+ * as Python's `repr`, NaN as `null`, times as ms or (`iso`) an ISO string.
+ */
+export function jsonBytes(
+  batch: CandleBatch,
+  iso: boolean,
+  prefix: string,
+): Uint8Array {
+  const { time, open, high, low, close, volume } = batch;
+  const n = time.length;
+  const out = new AsciiBuffer(prefix.length + n * 180);
+  out.ascii(prefix);
+  for (let i = 0; i < n; i++) {
+    const t = time[i]!;
+    if (i > 0) out.ascii(",\n");
+    if (iso) {
+      out.ascii(
+        `  {\n    "time": "${new Date(t).toISOString()}",\n    "open": `,
+      );
+    } else {
+      out.ascii('  {\n    "timestamp": ');
+      if (t - t === 0) out.pyInt(t);
+      else out.ascii("null");
+      out.ascii(',\n    "open": ');
+    }
+    out.jsonFloat(open[i]!);
+    out.ascii(',\n    "high": ');
+    out.jsonFloat(high[i]!);
+    out.ascii(',\n    "low": ');
+    out.jsonFloat(low[i]!);
+    out.ascii(',\n    "close": ');
+    out.jsonFloat(close[i]!);
+    out.ascii(',\n    "volume": ');
+    out.jsonFloat(volume[i]!);
+    out.ascii("\n  }");
   }
   return out.bytes();
 }
