@@ -360,6 +360,31 @@ Deno.test("cli inspect, convert, providers, symbols and info print what they sho
     ], { cwd: dir });
     assert.equal(c.code, 0, c.stderr);
     assertSameCandles(await readAll(back), await readAll(fixture), "convert");
+    // An existing output is kept unless --force, which replaces it.
+    const before = await readFile(csv, "utf8");
+    c = await runCli(["convert", fixture, csv, "--time-format", "iso"], {
+      cwd: dir,
+    });
+    assert.equal(c.code, 2, c.stderr);
+    assert.match(c.stderr, /already exists/);
+    assert.equal(await readFile(csv, "utf8"), before);
+    c = await runCli([
+      "convert",
+      fixture,
+      csv,
+      "--time-format",
+      "iso",
+      "--force",
+      "--json",
+    ], { cwd: dir });
+    assert.equal(c.code, 0, c.stderr);
+    assert.equal(JSON.parse(c.stdout).count, 120);
+    const after = await readFile(csv, "utf8");
+    assert.match(
+      after,
+      /^time,open,high,low,close,volume\r?\n2024-01-02T00:00:00/,
+    );
+    assert.equal(lines(after).length, 121);
 
     const p = await runCli(["providers", "--json"], { cwd: dir });
     assert.equal(p.code, 0, p.stderr);
