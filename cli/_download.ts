@@ -77,7 +77,7 @@ function positiveInt(
   if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > max) {
     throw new UsageError(
       `${flag} must be a whole number from 1 to ${fmtInt(max)}, got "${s}"`,
-      `For example ${flag} 4.`,
+      `For example ${flag} ${flag === "--limit" ? "1000" : "4"}.`,
     );
   }
   return Number(s);
