@@ -5,8 +5,9 @@
  *
  * (a) OhlcvWriter appending N candles in batches of 65,536 with durable
  *     commits (through `writable` and with `await append()`), against the raw
- *     speed of writing + fsyncing the same number of bytes in the same
- *     chunks, measured side by side (alternating) in one run;
+ *     speed of writing + fdatasyncing the same number of bytes in the same
+ *     chunks, measured side by side (alternating) in one run; for reference
+ *     also raw with each chunk's write overlapping the previous fdatasync;
  * (b) OhlcvReader decoding the N-candle file (tick grid set, so with grid
  *     snapping) into batches, and streaming it through `readable()` while
  *     sampling resident memory.

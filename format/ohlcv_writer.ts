@@ -537,9 +537,10 @@ export class OhlcvWriter implements AsyncDisposable {
    * sidecar. `append` may be called again before the previous call resolves:
    * each batch is validated at once (against the batches before it), its
    * records are written past the committed ones while earlier batches are
-   * being committed, and batches are committed in call order. When a record
-   * write is under way as a commit starts an fsync, the fsync waits for it and
-   * covers it, so that batch's own records fsync is skipped.
+   * being committed, and batches are committed in call order. When the next
+   * batch's records are being written as a commit starts an fsync, the fsync
+   * waits for that write and covers it, so the next batch's own records fsync
+   * is skipped.
    */
   append(batch: CandleBatch): Promise<void> {
     try {
@@ -550,9 +551,10 @@ export class OhlcvWriter implements AsyncDisposable {
   }
 
   /**
-   * Validates and encodes a batch now (throwing synchronously when it is bad)
-   * and queues its commit. Batches are committed in call order, so the next
-   * batch can be validated while the previous one is being written.
+   * Validates and encodes a batch now (throwing synchronously when it is bad),
+   * starts writing its records and queues its commit. Batches are committed
+   * in call order. `written` settles (never rejects) once the records are
+   * written; `commit` once the batch is committed.
    */
   #enqueue(
     batch: CandleBatch,
@@ -562,7 +564,7 @@ export class OhlcvWriter implements AsyncDisposable {
     const p = this.#prepare(batch);
     if (p === null) {
       const commit = this.#serial(() => Promise.resolve());
-      return { commit, written: commit };
+      return { commit, written: this.#writeTail };
     }
     if (p.chain.length === 0) {
       const written = this.#startWrite(p, this.#writeTail);

@@ -1271,9 +1271,9 @@ Deno.test("OhlcvWriter.writable at full speed: every header is written after its
     }
     assert.deepEqual(problems, []);
     assert.equal(spy.durable().count, total, "last header synced");
-    // Fewer syncs than two per batch: record syncs were merged into the
-    // previous header's sync when the records were already written.
-    assert.ok(spy.done.length <= 2 * sizes.length + 2);
+    // At most two syncs per batch (one when the previous header's sync
+    // already covered the records; how often depends on timing).
+    assert.ok(spy.done.length <= 2 * sizes.length);
     await using r = await OhlcvReader.open(path);
     assert.equal(r.count, total);
   });
