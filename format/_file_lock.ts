@@ -70,10 +70,40 @@ async function pidAlive(pid: number): Promise<boolean> {
   }
 }
 
+/**
+ * Deletes a stale lock file, but only while holding `<lock>.takeover` and
+ * only if it still holds `staleText`: two processes that both found the same
+ * stale lock could otherwise each delete it, the second one deleting the
+ * fresh lock the first had just created, and both would write. Returns false
+ * when another process holds the takeover file (a takeover file left by a
+ * crash is removed after 10 s).
+ */
+async function removeStaleLock(
+  lockPath: string,
+  staleText: string,
+): Promise<boolean> {
+  const takeover = `${lockPath}.takeover`;
+  try {
+    await (await open(takeover, "wx")).close();
+  } catch (err) {
+    if (errCode(err) !== "EEXIST") throw err;
+    const mtime = await stat(takeover).then((s) => s.mtimeMs, () => Date.now());
+    if (Date.now() - mtime > 10_000) await unlink(takeover).catch(() => {});
+    return false;
+  }
+  try {
+    const now = await readFile(lockPath, "utf8").catch(() => null);
+    if (now === staleText) await unlink(lockPath).catch(() => {});
+  } finally {
+    await unlink(takeover).catch(() => {});
+  }
+  return true;
+}
+
 /** Takes `<path>.lock`, or throws {@linkcode OhlcvLockedError}. */
 export async function acquireLock(path: string): Promise<FileLock> {
   const lockPath = `${path}.lock`;
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 100; attempt++) {
     try {
       const fh = await open(lockPath, "wx");
       try {
@@ -118,7 +148,10 @@ export async function acquireLock(path: string): Promise<FileLock> {
         pid,
       );
     }
-    await unlink(lockPath).catch(() => {});
+    if (!(await removeStaleLock(lockPath, text))) {
+      // Another process is taking the stale lock over right now.
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
   }
   throw new OhlcvLockedError(
     `Cannot write ${path}: could not take the lock file ${lockPath} (contended)`,
