@@ -394,6 +394,37 @@ Deno.test("OhlcvReader refuses binary files that are neither v2 nor whole v1 rec
   });
 });
 
+Deno.test("OhlcvReader tells a text file from a v1 file also when its size is a multiple of 24", async () => {
+  await withDir(async (dir) => {
+    let text = "timestamp,open,high,low,close,volume\r\n";
+    text += "1704067200000,1.0,2.0,0.5,1.5,10.0\r\n";
+    while (text.length % 24 !== 0) text += " ";
+    const csv = join(dir, "x.ohlcv");
+    await Deno.writeTextFile(csv, text);
+    await assert.rejects(OhlcvReader.open(csv), (err: unknown) => {
+      assert.ok(err instanceof FormatError);
+      assert.equal(
+        err.message,
+        `Cannot open ${csv}: this is a text file (CSV or JSON?), not binary OHLCV data; if it holds CSV or JSON candles, rename it to .csv or .json and convert that to .ohlcv with the convert command`,
+      );
+      return true;
+    });
+    const json = join(dir, "x.json");
+    await Deno.writeTextFile(json, "[]");
+    await assert.rejects(
+      OhlcvReader.open(json),
+      new RegExp(`convert it with "convert ${json} OUT\\.ohlcv"`),
+    );
+    // The fixture's v1 records are binary and open as v1.
+    const v1 = await Deno.readFile(join(FIXTURES, "legacy_v1_60.ohlcv"));
+    assert.equal(v1.length % 24, 0);
+    await using r = await OhlcvReader.open(
+      join(FIXTURES, "legacy_v1_60.ohlcv"),
+    );
+    assert.equal(r.info.format, "v1");
+  });
+});
+
 Deno.test("OhlcvReader range queries work on legacy v1 files", async () => {
   await using r = await OhlcvReader.open(join(FIXTURES, "legacy_v1_60.ohlcv"));
   const all = await r.read();
