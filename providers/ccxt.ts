@@ -48,7 +48,7 @@ import {
   type SymbolListing,
   TransientProviderError,
 } from "./provider.ts";
-import { withRetry } from "./_retry.ts";
+import { sleep, withRetry } from "./_retry.ts";
 import {
   type ExchangeSettings,
   legacyConfigPath,
@@ -295,6 +295,8 @@ interface Venue {
   readonly settings: ExchangeSettings;
   readonly secrets: string[];
   markets?: Promise<Record<string, CcxtMarket>> | undefined;
+  /** No request starts before this time (ms): the exchange asked to back off. */
+  pausedUntil: number;
 }
 
 /** Reads a `Retry-After` header (seconds or HTTP date) as ms. */
@@ -597,7 +599,7 @@ export class CCXTProvider implements Provider {
         settings.baseUrl ? ` at ${settings.baseUrl}` : ""
       }${settings.sandbox ? " (sandbox)" : ""}`,
     );
-    return { ex, ccxt, settings, secrets };
+    return { ex, ccxt, settings, secrets, pausedUntil: 0 };
   }
 
   /** Converts a ccxt failure into a (transient) provider error without secrets. */
@@ -654,6 +656,11 @@ export class CCXTProvider implements Provider {
     signal?: AbortSignal,
   ): Promise<T> {
     return withRetry(async () => {
+      // A rate-limit answer pauses every request to the exchange, not just
+      // the one that got it: requests that keep coming after a 429 get the
+      // IP banned (418).
+      const pause = venue.pausedUntil - Date.now();
+      if (pause > 0) await sleep(pause, signal);
       let error: ProviderError;
       try {
         return await abortable(fn(), signal);
@@ -664,6 +671,9 @@ export class CCXTProvider implements Provider {
       const wait = error instanceof TransientProviderError
         ? error.retryAfterMs
         : undefined;
+      if (wait !== undefined && wait <= MAX_RETRY_AFTER_MS) {
+        venue.pausedUntil = Math.max(venue.pausedUntil, Date.now() + wait);
+      }
       if (wait !== undefined && wait > MAX_RETRY_AFTER_MS) {
         throw new ProviderError(
           `${error.message} (the exchange asks to wait ${

@@ -118,6 +118,12 @@ export interface ExchangeEmulatorOptions {
   readonly weightWindowMs?: number;
   /** Requests sent while told to back off before the IP is banned. @default {3} */
   readonly abuseThreshold?: number;
+  /**
+   * Requests arriving within this time after the first 429 of a backoff was
+   * answered were sent before the client could know: they do not count
+   * towards a ban. @default {200}
+   */
+  readonly backoffGraceMs?: number;
   /** Length of a ban, ms. @default {120000} */
   readonly banMs?: number;
   /** Faults to inject. @default {[]} */
@@ -335,10 +341,12 @@ export async function startExchangeServer(
   const limit = options.weightLimit ?? profile.defaultWeightLimit;
   const windowMs = options.weightWindowMs ?? profile.defaultWindowMs;
   const abuseThreshold = options.abuseThreshold ?? 3;
+  const graceMs = options.backoffGraceMs ?? 200;
   const banMs = options.banMs ?? 120_000;
   let windowStart = 0;
   let used = 0;
   let backoffUntil = 0;
+  let backoffToldAt = Infinity; // when the first 429 of a backoff was answered
   let violations = 0;
   let bannedUntil = 0;
   let dataCount = 0;
@@ -414,7 +422,9 @@ export async function startExchangeServer(
       });
       return;
     }
-    if (wall < backoffUntil) {
+    // Only requests sent after a 429 reached the client fail to back off;
+    // those already in flight when it was answered do not count.
+    if (wall < backoffUntil && entry.at >= backoffToldAt + graceMs) {
       violations++;
       if (violations >= abuseThreshold) {
         bannedUntil = wall + banMs;
@@ -432,11 +442,18 @@ export async function startExchangeServer(
     }
     if (used + entry.weight > limit) {
       const retryMs = windowStart + windowMs - wall;
-      backoffUntil = windowStart + windowMs;
+      const until = windowStart + windowMs;
+      if (backoffUntil !== until) {
+        backoffUntil = until; // a new backoff: not told yet
+        backoffToldAt = Infinity;
+      }
       await send(429, profile.rateLimitBody(limit, windowMs), {
         "retry-after": String(Math.max(1, Math.ceil(retryMs / 1000))),
         ...profile.usageHeaders(used, limit, windowMs),
       });
+      if (backoffUntil === until && backoffToldAt === Infinity) {
+        backoffToldAt = Date.now();
+      }
       return;
     }
     used += entry.weight;

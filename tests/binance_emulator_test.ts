@@ -182,6 +182,7 @@ Deno.test("startBinanceEmulator enforces the weight limit with 429 + Retry-After
     weightLimit: 10,
     weightWindowMs: 60_000,
     abuseThreshold: 2,
+    backoffGraceMs: 0,
   });
   const k = `${emu.url}/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1`;
   for (let i = 1; i <= 5; i++) {
@@ -200,6 +201,22 @@ Deno.test("startBinanceEmulator enforces the weight limit with 429 + Retry-After
   assert.equal(Number(banned.headers.get("retry-after")), 120);
   assert.equal((await get(`${emu.url}/api/v3/ping`)).status, 418);
   assert.equal(emu.countStatus(429), 2);
+});
+
+Deno.test("startBinanceEmulator does not count requests already in flight when a 429 was answered", async () => {
+  await using emu = await startBinanceEmulator({
+    now: () => NOW,
+    weightLimit: 2,
+    weightWindowMs: 60_000,
+    abuseThreshold: 2,
+    backoffGraceMs: 60_000,
+  });
+  const k = `${emu.url}/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1`;
+  assert.equal((await get(k)).status, 200);
+  const statuses = [];
+  for (let i = 0; i < 4; i++) statuses.push((await get(k)).status);
+  assert.deepEqual(statuses, [429, 429, 429, 429], "within the grace: no ban");
+  assert.equal(emu.countStatus(418), 0);
 });
 
 Deno.test("startBinanceEmulator injects faults at chosen requests", async () => {

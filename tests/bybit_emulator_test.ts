@@ -123,6 +123,7 @@ Deno.test("startBybitEmulator rate-limits with 429 + retCode 10006 and bans repe
     weightWindowMs: 60_000,
     abuseThreshold: 2,
     banMs: 5000,
+    backoffGraceMs: 0,
   });
   const t = `${emu.url}/v5/market/time`;
   for (let i = 0; i < 3; i++) {

@@ -685,6 +685,39 @@ Deno.test("CCXTProvider keeps concurrent pages under the venue's rate limit thro
   }
 });
 
+Deno.test("CCXTProvider pauses every request to an exchange after a 429, not just the one that got it", async () => {
+  // Requests that keep coming after a 429 are what gets an IP banned (418).
+  await using emu = await startBinanceEmulator({
+    now: () => NOW,
+    faults: [{ kind: "429", at: 4, retryAfter: 2 }],
+  });
+  const { p, dir } = await provider(emu.url);
+  try {
+    const tf = parseTimeframe("1");
+    const got = concat(
+      await collect(p, "BINANCE:BTC/USDT", tf, DAY0, at(4, 0), {
+        pageSize: 10,
+        concurrency: 4,
+      }),
+    );
+    assertSameCandles(got, emu.expectedCandles("BTCUSDT", tf, DAY0, at(4, 0)));
+    const data = emu.requests.filter((r) => r.dataN > 0);
+    const limited = data.find((r) => r.fault === "429")!;
+    // Other workers' requests already in flight (or sent before the 429 was
+    // read) arrive at once, at most one or two per worker; then nothing
+    // until the 2 s have passed. Without the pause, the other workers go on
+    // to fetch all 15 pages they may run ahead.
+    const during = data.filter((r) =>
+      r !== limited && r.at >= limited.at && r.at < limited.at + 1700
+    );
+    assert.ok(during.length <= 6, `${during.length} requests during the pause`);
+    assert.ok(data.length > 20);
+  } finally {
+    await p[Symbol.asyncDispose]();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("CCXTProvider lowers a page size above the venue's maximum and still gets every candle", async () => {
   await using bin = await startBinanceEmulator({ now: () => NOW, gaps: GAPS });
   await using byb = await startBybitEmulator({ now: () => NOW, gaps: GAPS });
