@@ -1,7 +1,7 @@
 /**
  * Format benchmark (a script, not `deno bench`):
  *
- *   deno run -A bench/format_bench.ts [--candles 10000000] [--rounds 3]
+ *   deno run -A bench/format_bench.ts [--candles 10000000] [--rounds 9]
  *
  * (a) OhlcvWriter appending N candles in batches of 65,536 with durable
  *     commits (through `writable` and with `await append()`), against the raw
@@ -34,7 +34,7 @@ if (rssIndex >= 0) {
 }
 
 const N = arg("candles", 10_000_000);
-const ROUNDS = arg("rounds", 3);
+const ROUNDS = arg("rounds", 9);
 const BATCH = 65_536;
 const PERIOD_MS = 60_000;
 const START = Date.UTC(2000, 0, 1);
@@ -59,11 +59,12 @@ for (let k = 0, done = 0; done < N; k++) {
 
 /**
  * The writer with durable commits, as a pipeline sink
- * (`ReadableStream.pipeTo(writer.writable)`) or with `await append()` per batch.
+ * (`ReadableStream.pipeTo(writer.writable)`), with `await append()` per batch,
+ * or with three `append()` calls in flight.
  */
 async function writerRun(
   path: string,
-  mode: "stream" | "append",
+  mode: "stream" | "append" | "append3",
 ): Promise<number> {
   await Deno.remove(path).catch(() => {});
   const t0 = performance.now();
@@ -74,8 +75,17 @@ async function writerRun(
   });
   if (mode === "stream") {
     await ReadableStream.from(batches).pipeTo(w.writable);
-  } else {
+  } else if (mode === "append") {
     for (const b of batches) await w.append(b);
+    await w.close();
+  } else {
+    // Three append() calls in flight: await the oldest before the next.
+    const calls: Promise<void>[] = [];
+    for (const b of batches) {
+      calls.push(w.append(b));
+      if (calls.length >= 3) await calls.shift();
+    }
+    await Promise.all(calls);
     await w.close();
   }
   return (performance.now() - t0) / 1000;
@@ -184,6 +194,7 @@ try {
   );
   const rawTimes: number[] = [], streamTimes: number[] = [];
   const pipeTimes: number[] = [];
+  const append3Ratios: number[] = [];
   const appendTimes: number[] = [];
   const streamRatios: number[] = [], appendRatios: number[] = [];
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -193,6 +204,7 @@ try {
   await rawRun(rawPath, 36, "pipelined");
   await writerRun(path, "stream");
   await writerRun(path, "append");
+  await writerRun(path, "append3");
   for (let round = 0; round < ROUNDS; round++) {
     // Rotate the order every round so no variant always runs first.
     const runs = [
@@ -201,13 +213,15 @@ try {
       () => writerRun(path, "stream"),
       () => writerRun(path, "append"),
       () => rawRun(rawPath, 36, "pipelined"),
+      () => writerRun(path, "append3"),
     ];
-    const times: number[] = [0, 0, 0, 0, 0];
+    const times: number[] = [0, 0, 0, 0, 0, 0];
     for (let k = 0; k < runs.length; k++) {
       const which = (k + round) % runs.length;
       times[which] = await runs[which]!();
     }
-    const [rawNode, rawDeno, ws, wa, rawPipe] = times as [
+    const [rawNode, rawDeno, ws, wa, rawPipe, wa3] = times as [
+      number,
       number,
       number,
       number,
@@ -217,6 +231,7 @@ try {
     const raw = Math.min(rawNode, rawDeno);
     rawTimes.push(raw);
     pipeTimes.push(rawPipe);
+    append3Ratios.push(raw / wa3);
     streamTimes.push(ws);
     appendTimes.push(wa);
     streamRatios.push(raw / ws);
@@ -230,6 +245,8 @@ try {
         pct(raw / ws)
       } of raw); writer via await append() ${fmt(N / wa)} candles/s (${
         pct(raw / wa)
+      }); three append() in flight ${fmt(N / wa3)} candles/s (${
+        pct(raw / wa3)
       }); [reference: raw pipelined ${fmt(N / rawPipe)} candles/s, writable ${
         pct(rawPipe / ws)
       } of it]`,
@@ -248,13 +265,17 @@ try {
       pct(Math.max(...streamRatios))
     }), await append() median ${pct(median(appendRatios))} (best ${
       pct(Math.max(...appendRatios))
-    }) (target >= 80%)`,
+    }), three append() in flight median ${
+      pct(median(append3Ratios))
+    } (target >= 80%)`,
   );
   console.log(
     `  spread: writable ${pct(Math.min(...streamRatios))}–${
       pct(Math.max(...streamRatios))
     }, await append() ${pct(Math.min(...appendRatios))}–${
       pct(Math.max(...appendRatios))
+    }, three append() in flight ${pct(Math.min(...append3Ratios))}–${
+      pct(Math.max(...append3Ratios))
     }; reference, raw with write k+1 overlapping fsync k: ${
       fmt(N / median(pipeTimes))
     } candles/s (median), writable at ${
