@@ -120,6 +120,8 @@ function formatHint(e: Error): string | undefined {
   if (file.endsWith(".toml")) {
     return "Fix the .toml named above, or download the symbol again to rewrite it.";
   }
+  // The message already says what to do with a text file named .ohlcv.
+  if (/this is a text file/.test(e.message)) return undefined;
   if (/legacy v1/i.test(e.message)) {
     return "Rewrite it as a v2 file with --truncate --from <date>, or convert it to .csv first to keep a copy.";
   }

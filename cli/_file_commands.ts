@@ -150,9 +150,15 @@ export async function inspectCommand(
         ? `PyneCore v2${
           info.versionMinor !== null ? ` (minor ${info.versionMinor})` : ""
         }`
+        : info.count === 0
+        ? "empty file (no header yet; a download writes a v2 header)"
         : "PyneCore v1 (legacy)",
     ],
-    ["period", info.period ?? "unknown (v1 file)"],
+    [
+      "period",
+      info.period ??
+        (info.count === 0 ? "unknown (empty file)" : "unknown (v1 file)"),
+    ],
     ["candles", fmtInt(info.count)],
     ["first", iso(info.first) ?? "-"],
     ["last", iso(info.last) ?? "-"],

@@ -340,6 +340,13 @@ Deno.test("cli inspect, convert, providers, symbols and info print what they sho
     assert.equal(text.code, 0);
     assert.match(text.stdout, /^candles\s+120$/m);
     assert.match(text.stdout, /^gaps\s+1 anomaly \(3 missing periods/m);
+    // A zero-byte .ohlcv is an empty file, not a "legacy v1" one.
+    await Deno.writeFile(join(dir, "empty.ohlcv"), new Uint8Array());
+    const empty = await runCli(["inspect", "empty.ohlcv"], { cwd: dir });
+    assert.equal(empty.code, 0, empty.stderr);
+    assert.match(empty.stdout, /^format\s+empty file/m);
+    assert.match(empty.stdout, /^candles\s+0$/m);
+    await Deno.remove(join(dir, "empty.ohlcv"));
 
     // convert .ohlcv -> .csv -> .ohlcv round trip keeps every candle.
     const csv = join(dir, "btc.csv");
