@@ -1143,9 +1143,11 @@ Deno.test("OhlcvWriter.writable errors on a bad batch, keeps the committed ones 
 // ---- pipelined commits (durability order) ----
 
 /**
- * Spies on fdatasync/fsync of the writer's file: at the start of each one,
- * notes the header's record count and the file size (what that sync makes
- * durable); `done` lists the snapshots of the syncs that have completed.
+ * Spies on fdatasync/fsync of `node:fs` FileHandles: at the start of each
+ * one, notes the header's record count and the size of the file at `path`
+ * (what that sync makes durable); `done` lists the snapshots of the syncs
+ * that have completed. Install it after `OhlcvWriter.open`: from then on the
+ * writer's only syncs are on its file (no sidecar rows, no rebuild here).
  */
 async function spySyncs(path: string, dir: string) {
   const probe = await Deno.open(join(dir, "probe"), {
