@@ -2,7 +2,8 @@
  * A loopback Bybit-v5-compatible exchange for tests, benchmarks and demos,
  * categories `spot` and `linear`: `GET /v5/market/instruments-info`,
  * `/v5/market/kline` (newest-first pages: the newest `limit` candles of
- * `[start, end]`, limit default 200, max 1000), `/v5/market/time`, with the
+ * `[start, end]`, the candle containing `start` included, limit default 200,
+ * max 1000), `/v5/market/time`, with the
  * `{retCode, retMsg, result}` envelope. Shares the rate limit (429 +
  * `Retry-After`, 403 ban on repeated abuse), gaps, forming candle, faults,
  * latency and request log with the Binance emulator. Real ccxt works against
@@ -34,7 +35,11 @@ import {
   startExchangeServer,
   type VenueProfile,
 } from "./_exchange_emulator.ts";
-import { parseTimeframe, type Timeframe } from "../format/timeframe.ts";
+import {
+  parseTimeframe,
+  periodStart,
+  type Timeframe,
+} from "../format/timeframe.ts";
 import { decimalsOf } from "./candle_generator.ts";
 
 /** A Bybit instrument: an emulator symbol with its category. */
@@ -273,10 +278,13 @@ export function startBybitEmulator(
     }
     const tf = timeframe(interval);
     const t = now();
+    // Like Bybit, the candle that contains `start` is included (ccxt rounds
+    // `start` up to a multiple of the interval since 1970, a Thursday for
+    // weeks: the Monday candle containing it must still come back).
     const times = source.times(
       key,
       tf,
-      start ?? -Infinity,
+      start === undefined ? -Infinity : periodStart(tf, start),
       end ?? t,
       limit,
       true,

@@ -65,6 +65,13 @@ Deno.test("startBybitEmulator serves newest-first kline pages of [start, end]", 
   assert.equal(list.length, 90);
   assert.deepEqual(list.map((x) => Number(x[0])).reverse(), [...truth.time]);
   assert.deepEqual(list.map((x) => Number(x[4])).reverse(), [...truth.close]);
+  // Like Bybit, the candle containing a mid-period `start` is included:
+  // ccxt sends weekly starts rounded to Thursdays (multiples of 7 days since
+  // 1970), weekly candles open on Mondays.
+  const monday = Date.UTC(2024, 0, 29);
+  r = await k(`interval=W&start=${monday + 3 * 86_400_000}&limit=1000`);
+  list = r.body.result["list"] as string[][];
+  assert.equal(Number(list.at(-1)![0]), monday);
   // Spot and linear are different series; the newest candle is forming.
   r = await get(
     `${emu.url}/v5/market/kline?category=spot&symbol=BTCUSDT&interval=60&limit=1`,

@@ -195,6 +195,16 @@ Deno.test("CCXTProvider downloads exactly the closed Bybit spot and linear candl
         NOW,
         1000,
       ],
+      [
+        "BYBIT:ETH/USDT:USDT",
+        "linear:ETHUSDT",
+        "1W",
+        Date.UTC(2022, 5, 1),
+        NOW,
+        20,
+      ],
+      // Calendar months from years before the listing (2017-01-01).
+      ["BYBIT:BTC/USDT", "spot:BTCUSDT", "1M", Date.UTC(2009, 4, 1), NOW, 5],
     ];
     for (const [symbol, key, period, from, to, pageSize] of cases) {
       const tf = parseTimeframe(period);
