@@ -205,10 +205,10 @@ function readSettings(
         else if (key === "api_secret") out.secret = value;
         else if (key === "password") out.password = value;
         else {
-          if (!/^https?:\/\/[^/\s]+\/?$/i.test(value)) {
+          if (!/^https?:\/\/[^/\s@]+\/?$/i.test(value)) {
             throw bad(
-              `an origin like "http://127.0.0.1:8080" (scheme, host, port; no path), got ${
-                JSON.stringify(value)
+              `an origin like "http://127.0.0.1:8080" (scheme, host, port; no path, no user:password@), got ${
+                JSON.stringify(value.replace(/\/\/[^/]*@/, "//***@"))
               }`,
             );
           }

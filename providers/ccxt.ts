@@ -977,10 +977,10 @@ export class CCXTProvider implements Provider {
 }
 
 function checkOrigin(url: string, what: string): void {
-  if (typeof url !== "string" || !/^https?:\/\/[^/\s]+\/?$/i.test(url)) {
+  if (typeof url !== "string" || !/^https?:\/\/[^/\s@]+\/?$/i.test(url)) {
     throw new TypeError(
-      `${what} must be an origin like "http://127.0.0.1:8080" (scheme, host, port; no path), got ${
-        JSON.stringify(url)
+      `${what} must be an origin like "http://127.0.0.1:8080" (scheme, host, port; no path, no user:password@), got ${
+        JSON.stringify(url.replace(/\/\/[^/]*@/, "//***@"))
       }`,
     );
   }

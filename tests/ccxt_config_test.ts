@@ -294,6 +294,10 @@ Deno.test("loadCcxtConfig reports malformed files with file and line", async () 
         /line 2: "base_url" in \[binance\] must be an origin/,
       ],
       [
+        '[binance]\nbase_url = "http://me:pa55word@127.0.0.1:9"\n',
+        /line 2: .*no user:password@\), got "http:\/\/\*\*\*@127\.0\.0\.1:9"$/,
+      ],
+      [
         "page_size = 0\n",
         /line 1: "page_size" in top level must be a whole number of at least 1/,
       ],
@@ -311,10 +315,25 @@ Deno.test("loadCcxtConfig reports malformed files with file and line", async () 
           assert.ok(e.message.includes(path), e.message);
           assert.match(e.message, re);
           assert.ok(!e.message.includes("12345678"));
+          assert.ok(!e.message.includes("pa55word"));
           return true;
         },
       );
     }
+    // The same checks for base URLs given in code, at construction.
+    for (const baseUrl of ["http://127.0.0.1:1/api", "http://u:s3cret@h:1"]) {
+      assert.throws(
+        () => new CCXTProvider({ baseUrl }),
+        (e: Error) =>
+          e instanceof TypeError &&
+          /baseUrl must be an origin/.test(e.message) &&
+          !e.message.includes("s3cret"),
+      );
+    }
+    assert.throws(
+      () => new CCXTProvider({ exchanges: { bybit: { baseUrl: "ftp://x" } } }),
+      /exchanges\.bybit\.baseUrl must be an origin/,
+    );
     // The provider surfaces the same error.
     await Deno.writeTextFile(path, "[binance]\nratelimit = = 5\n");
     await using p = new CCXTProvider({ configDir: dir, env: {} });
