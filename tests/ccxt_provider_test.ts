@@ -1139,6 +1139,18 @@ Deno.test("CCXTProvider through download() writes a file that decodes to exactly
         period: "5",
         grid: [1, 10],
       },
+      ...([
+        ["SHIB", "15", [1, 1e8]],
+        ["QTR", "15", [25, 1000]],
+        ["FIVE", "15", [5, 1]],
+      ] as const).map(([base, period, grid]) => ({
+        p: a.p,
+        emu: bin,
+        symbol: `BINANCE:${base}/USDT`,
+        key: `${base}USDT`,
+        period,
+        grid: [...grid],
+      })),
     ];
     for (const c of cases) {
       const tf = parseTimeframe(c.period);
@@ -1161,6 +1173,8 @@ Deno.test("CCXTProvider through download() writes a file that decodes to exactly
       );
       assert.deepEqual([info.minmove, info.pricescale], c.grid);
       assert.deepEqual([reader.info.minmove, reader.info.pricescale], c.grid);
+      // Prices on the grid: float32 deltas suffice, no column promoted.
+      assert.equal(reader.info.recordSize, 36, `${c.symbol} record size`);
       assert.equal(info.openingHours.length, 7);
       assert.equal(info.timezone, "UTC");
       assert.equal(ps, `ccxt:${c.p.normalizeSymbol(c.symbol)}@${c.period}`);
