@@ -15,8 +15,10 @@
  *   gaps), the window continues with the sub-ranges not yet covered: from the
  *   last candle + one period to the window end, and from the window start to
  *   the first candle. An empty answer ends a sub-range (a gap, stepped over).
- * - Candles outside the window, off the grid, or still forming (`now`) are
- *   dropped; duplicates inside a window are removed.
+ * - Candles outside the window or still forming (`now`) are dropped;
+ *   duplicates inside a window are removed. Candles off the timeframe's grid
+ *   are passed on (and reported): the pipeline's validation decides about
+ *   them, and says so clearly when a venue aligns all its candles differently.
  * - Windows are emitted in order with consecutive `seq` numbers (empty
  *   windows emit nothing), so a consumer that stops or fails midway holds a
  *   gap-free prefix and can resume.
@@ -65,7 +67,7 @@ export interface PagingPlan {
   readonly now: number;
   /** Fetches a page. */
   readonly fetch: PageFetcher;
-  /** Told of each candle dropped because it does not open on the timeframe's UTC grid. */
+  /** Told of each candle that does not open on the timeframe's UTC grid (passed on all the same). */
   readonly onOffGrid?: ((time: number) => void) | undefined;
   /** Aborts the paging. */
   readonly signal?: AbortSignal | undefined;
@@ -167,11 +169,8 @@ export async function fetchWindow(
   const times = [...byTime.keys()].sort((x, y) => x - y);
   const rows: OhlcvRow[] = [];
   for (const t of times) {
-    if (!(periodStart(tf, t) === t)) { // off the grid
-      onOffGrid?.(t);
-      continue;
-    }
     if (nextPeriodStart(tf, t) > now) continue; // forming
+    if (periodStart(tf, t) !== t) onOffGrid?.(t); // passed on, reported
     rows.push(byTime.get(t)!);
   }
   return batchFromRows(rows);

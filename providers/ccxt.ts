@@ -922,7 +922,7 @@ export class CCXTProvider implements Provider {
       onOffGrid: (t) => {
         if (offGrid++ === 0) {
           this.#log(
-            `Dropping ${label} ${tf.period} candles that do not open on the UTC grid of ${tf.period} (first: ${
+            `${label} sent ${tf.period} candles that do not open on the UTC grid of ${tf.period} (first: ${
               new Date(t).toISOString()
             }); the exchange's candles may be aligned to another time zone`,
           );
