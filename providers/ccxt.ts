@@ -471,7 +471,7 @@ export class CCXTProvider implements Provider {
     const ids = await this.#exchangeIds();
     if (!ids.includes(exchange)) {
       throw new ProviderError(
-        `Unknown ccxt exchange "${exchange}": list the supported exchanges with listSymbols() (no search text)`,
+        `Unknown ccxt exchange "${exchange}": list the supported exchanges with "pyne-data symbols ccxt" (library: listSymbols())`,
         { code: "BadExchange" },
       );
     }
@@ -740,7 +740,7 @@ export class CCXTProvider implements Provider {
     throw new ProviderError(
       `Unknown symbol "${exchange.toUpperCase()}:${market}" on ${exchange}${
         similar.length ? ` (similar: ${similar.join(", ")})` : ""
-      }: list the valid ones with listSymbols({ search: "${exchange}:" })`,
+      }: list the valid ones with "pyne-data symbols ccxt ${exchange}" (library: listSymbols({ search: "${exchange}:" }))`,
       { code: "BadSymbol" },
     );
   }
