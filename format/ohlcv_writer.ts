@@ -221,6 +221,8 @@ export class OhlcvWriter implements AsyncDisposable {
   #active: Promise<void> | undefined;
   /** Batches numbered so far. */
   #seq = 0;
+  /** Batches queued whose commit has not settled yet. */
+  #pendingCommits = 0;
   /** Records are written up to this batch (sequence number). */
   #writtenSeq = 0;
   /** Records are on disk (fsynced) up to this batch. */
@@ -566,12 +568,20 @@ export class OhlcvWriter implements AsyncDisposable {
       const commit = this.#serial(() => Promise.resolve());
       return { commit, written: this.#writeTail };
     }
+    this.#pendingCommits++;
+    const settle = async () => {
+      try {
+        await this.#commitPrepared(p);
+      } finally {
+        this.#pendingCommits--;
+      }
+    };
     if (p.chain.length === 0) {
       const written = this.#startWrite(p, this.#writeTail);
-      return { commit: this.#serial(() => this.#commitPrepared(p)), written };
+      return { commit: this.#serial(settle), written };
     }
     // A rebuild replaces the file: later records wait until it is done.
-    const commit = this.#serial(() => this.#commitPrepared(p));
+    const commit = this.#serial(settle);
     this.#writeTail = commit.then(noop, noop);
     return { commit, written: this.#writeTail };
   }
@@ -585,10 +595,21 @@ export class OhlcvWriter implements AsyncDisposable {
     const run = async (): Promise<void> => {
       await after;
       this.#checkWriting();
-      this.#out ??= openBulkWriter(this.#filePath, this.#fh);
-      const out = await this.#out;
-      this.#checkWriting();
-      const io = out.write(p.pending, p.pendingLen, p.position).then(() => {
+      // Alone (no other commit pending, e.g. `await append()` one batch at a
+      // time) nothing else needs this thread: FileHandle.write, which in Deno
+      // writes on this thread, finishes sooner than a hand-over to a worker.
+      // Otherwise the bulk writer keeps this thread free for the commits.
+      const alone = this.#pendingCommits <= 1;
+      let io: Promise<void>;
+      if (alone) {
+        io = writeFully(this.#fh, p.pending, 0, p.pendingLen, p.position);
+      } else {
+        this.#out ??= openBulkWriter(this.#filePath, this.#fh);
+        const out = await this.#out;
+        this.#checkWriting();
+        io = out.write(p.pending, p.pendingLen, p.position);
+      }
+      io = io.then(() => {
         this.#writtenSeq = p.seq;
       });
       this.#active = io;
