@@ -5,7 +5,7 @@
  */
 
 import { writeSync } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
+import { type FileHandle, stat } from "node:fs/promises";
 
 /** Reads exactly `length` bytes at `position` into `buf` at `offset` (fewer at EOF); returns bytes read. */
 export async function readFully(
@@ -57,6 +57,17 @@ export function isNotFound(err: unknown): boolean {
   return typeof err === "object" && err !== null &&
     ((err as { code?: unknown }).code === "ENOENT" ||
       (err as { name?: unknown }).name === "NotFound");
+}
+
+/** True when something exists at `path`; false when it does not; other errors are thrown. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if (isNotFound(e)) return false;
+    throw e;
+  }
 }
 
 /**

@@ -22,7 +22,7 @@
  * @module
  */
 
-import { stat } from "node:fs/promises";
+import { pathExists } from "./_file_io.ts";
 import { extname, resolve } from "node:path";
 import { batchLength, sliceBatch } from "./candle_batch.ts";
 import { FormatError } from "./format_error.ts";
@@ -88,16 +88,6 @@ function kindOf(path: string): Kind | undefined {
     : undefined;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return false;
-    throw e;
-  }
-}
-
 const DEFAULT_BATCH = 65536;
 
 /**
@@ -158,7 +148,7 @@ export async function convertFile(
   const timeframe = options.timeframe === undefined
     ? undefined
     : parseTimeframe(options.timeframe);
-  if (!options.replace && await exists(output)) {
+  if (!options.replace && await pathExists(output)) {
     throw Object.assign(
       new Error(
         `${what}: ${output} already exists; pass replace: true (--force) to overwrite it`,

@@ -23,7 +23,8 @@
  * @module
  */
 
-import { mkdir, rm, stat } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
+import { pathExists } from "../format/_file_io.ts";
 import { dirname, join } from "node:path";
 import {
   batchFromRows,
@@ -229,16 +230,6 @@ interface Totals {
   anomalyPeriods: number;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return false;
-    throw e;
-  }
-}
-
 function gridOf(
   info: SymbolInfo,
 ): { minmove: number; pricescale: number } | undefined {
@@ -369,7 +360,7 @@ export async function download(
     minmove: number;
     pricescale: number;
   } | undefined;
-  const fileExisted = await exists(path);
+  const fileExisted = await pathExists(path);
   if (!truncate && fileExisted) {
     let reader: OhlcvReader;
     try {
@@ -457,7 +448,7 @@ export async function download(
   const info = await provider.symbolInfo(sym, tf);
   signal?.throwIfAborted();
   await mkdir(dirname(path), { recursive: true });
-  const tomlExisted = await exists(tomlPath);
+  const tomlExisted = await pathExists(tomlPath);
 
   const grid = mode === "prepend" && old && old.pricescale > 0
     ? { minmove: old.minmove, pricescale: old.pricescale }
