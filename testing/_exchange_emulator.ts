@@ -13,7 +13,7 @@ import {
   type Server,
   type ServerResponse,
 } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenLoopback } from "./_loopback_server.ts";
 import { CandleGenerator, type GeneratedCandle } from "./candle_generator.ts";
 import {
   nextPeriodStart,
@@ -350,7 +350,6 @@ export async function startExchangeServer(
   let violations = 0;
   let bannedUntil = 0;
   let dataCount = 0;
-  const sockets = new Set<import("node:net").Socket>();
 
   const takeFault = (req: LoggedRequest): EmulatorFault | undefined => {
     for (const f of faults) {
@@ -545,22 +544,7 @@ export async function startExchangeServer(
       }
     });
   });
-  server.on("connection", (s) => {
-    sockets.add(s);
-    s.on("close", () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    for (const s of sockets) s.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  };
+  const { port, close } = await listenLoopback(server, options.port);
   return {
     url: `http://127.0.0.1:${port}`,
     port,

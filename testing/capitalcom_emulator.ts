@@ -31,7 +31,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from "node:http";
-import type { AddressInfo } from "node:net";
+import { listenLoopback } from "./_loopback_server.ts";
 import { allocBatch, type CandleBatch } from "../format/candle_batch.ts";
 import { parsePeriod, periodStart } from "../format/timeframe.ts";
 import { CandleGenerator, decimalsOf } from "./candle_generator.ts";
@@ -1082,21 +1082,7 @@ export async function startCapitalComEmulator(
         },
       );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      (server as unknown as { closeAllConnections?: () => void })
-        .closeAllConnections?.();
-    });
-  };
+  const { port, close } = await listenLoopback(server, options.port);
 
   return {
     url: `http://127.0.0.1:${port}`,
