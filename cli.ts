@@ -17,7 +17,7 @@
  * Programmatic use (the offline demo does this):
  *
  * ```ts
- * import { main } from "./cli.ts";
+ * import { main } from "@pyne/data/cli";
  * const code = await main(["inspect", "data/ccxt_BINANCE_BTC_USDT_1D.ohlcv"]);
  * ```
  *

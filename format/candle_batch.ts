@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { batchFromRows, batchLength, batchRows } from "./candle_batch.ts";
+ * import { batchFromRows, batchLength, batchRows } from "@pyne/data/format";
  *
  * const batch = batchFromRows([[1704067200000, 1, 2, 0.5, 1.5, 10]]);
  * console.log(batchLength(batch)); // 1

@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts ignore
- * import { convertFile } from "./convert.ts";
+ * import { convertFile } from "@pyne/data/format";
  *
  * const r = await convertFile("btc.csv", "btc.ohlcv", {
  *   timeframe: "1D", minmove: 1, pricescale: 100,

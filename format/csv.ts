@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * import { candlesToCsv, parseCsvCandles } from "./csv.ts";
+ * import { candlesToCsv, parseCsvCandles } from "@pyne/data/format";
  *
  * const { batch, period } = parseCsvCandles(
  *   "Date;Open;High;Low;Close;Volume\n2024-01-01;1;2;0.5;1.5;10\n2024-01-02;1.5;2;1;2;12\n",

@@ -13,7 +13,7 @@
  *
  * @example
  * ```ts
- * import { candlesToJson, parseJsonCandles } from "./json.ts";
+ * import { candlesToJson, parseJsonCandles } from "@pyne/data/format";
  *
  * const { batch } = parseJsonCandles('[[1704067200000, 1, 2, 0.5, 1.5, 10]]');
  * console.log(candlesToJson(batch));

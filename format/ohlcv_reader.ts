@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts ignore
- * import { OhlcvReader } from "./ohlcv_reader.ts";
+ * import { OhlcvReader } from "@pyne/data/format";
  *
  * await using reader = await OhlcvReader.open("data/BTC_USDT_1.ohlcv");
  * console.log(reader.info.period, reader.count);

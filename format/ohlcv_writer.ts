@@ -7,8 +7,7 @@
  *
  * @example
  * ```ts ignore
- * import { OhlcvWriter } from "./ohlcv_writer.ts";
- * import { batchFromRows } from "./candle_batch.ts";
+ * import { batchFromRows, OhlcvWriter } from "@pyne/data/format";
  *
  * await using writer = await OhlcvWriter.open("data/BTC_USDT_1.ohlcv", {
  *   period: "1",

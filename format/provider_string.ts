@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { ohlcvFileName, parseProviderString } from "./provider_string.ts";
+ * import { ohlcvFileName, parseProviderString } from "@pyne/data/format";
  *
  * const p = parseProviderString("ccxt:BYBIT:BTC/USDT:USDT@1h");
  * console.log(p); // { provider: "ccxt", symbol: "BYBIT:BTC/USDT:USDT", timeframe: "60" }

@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { sessions247 } from "./sessions.ts";
+ * import { sessions247 } from "@pyne/data/format";
  *
  * const s = sessions247();
  * console.log(s.openingHours.length); // 7

@@ -5,8 +5,7 @@
  *
  * @example
  * ```ts
- * import { parseSymbolInfoToml, stringifySymbolInfo } from "./symbol_info_toml.ts";
- * import { sessions247 } from "./sessions.ts";
+ * import { parseSymbolInfoToml, sessions247, stringifySymbolInfo } from "@pyne/data/format";
  *
  * const text = stringifySymbolInfo({
  *   prefix: "BYBIT", description: "BTC / USDT", ticker: "BTCUSDT",

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { tickGridFromMintick } from "./tick_grid.ts";
+ * import { tickGridFromMintick } from "@pyne/data/format";
  *
  * console.log(tickGridFromMintick(0.025)); // { minmove: 25, pricescale: 1000 }
  * console.log(tickGridFromMintick(5)); // { minmove: 5, pricescale: 1 }

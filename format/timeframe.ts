@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { parseTimeframe } from "./timeframe.ts";
+ * import { parseTimeframe } from "@pyne/data/format";
  *
  * const tf = parseTimeframe("H4");
  * console.log(tf.period, tf.ms); // "240" 14400000

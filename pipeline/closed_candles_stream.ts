@@ -4,8 +4,8 @@
  *
  * @example
  * ```ts
- * import { ClosedCandlesStream } from "./closed_candles_stream.ts";
- * import { batchFromRows } from "../format/candle_batch.ts";
+ * import { ClosedCandlesStream } from "@pyne/data/pipeline";
+ * import { batchFromRows } from "@pyne/data/format";
  *
  * const now = Date.UTC(2024, 0, 1, 0, 2, 30);
  * const closed = new ClosedCandlesStream({ timeframe: "1", now: () => now });

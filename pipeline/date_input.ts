@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { parseDateInput } from "./date_input.ts";
+ * import { parseDateInput } from "@pyne/data/pipeline";
  *
  * const now = Date.UTC(2024, 5, 15);
  * console.log(parseDateInput("2024-01-01", now)); // 1704067200000

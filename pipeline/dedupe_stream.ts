@@ -4,8 +4,8 @@
  *
  * @example
  * ```ts
- * import { DedupeStream } from "./dedupe_stream.ts";
- * import { batchFromRows } from "../format/candle_batch.ts";
+ * import { DedupeStream } from "@pyne/data/pipeline";
+ * import { batchFromRows } from "@pyne/data/format";
  *
  * const dedupe = new DedupeStream({ after: 60_000 }); // the file ends at 60000
  * const out = await Array.fromAsync(

@@ -6,8 +6,8 @@
  *
  * @example
  * ```ts
- * import { download } from "./download.ts";
- * import { MemoryProvider } from "../testing/memory_provider.ts";
+ * import { download } from "@pyne/data/pipeline";
+ * import { MemoryProvider } from "@pyne/data/testing";
  *
  * const dataDir = await Deno.makeTempDir();
  * await using provider = new MemoryProvider();

@@ -7,8 +7,8 @@
  *
  * @example
  * ```ts
- * import { GapStream } from "./gap_stream.ts";
- * import { batchFromRows } from "../format/candle_batch.ts";
+ * import { GapStream } from "@pyne/data/pipeline";
+ * import { batchFromRows } from "@pyne/data/format";
  *
  * const H = 3_600_000;
  * const gaps = new GapStream({ timeframe: "60" }); // no hours given: 24/7

@@ -4,8 +4,8 @@
  *
  * @example
  * ```ts
- * import { OrderStream } from "./order_stream.ts";
- * import { batchFromRows, type CandleBatch } from "../format/candle_batch.ts";
+ * import { OrderStream } from "@pyne/data/pipeline";
+ * import { batchFromRows, type CandleBatch } from "@pyne/data/format";
  *
  * const b = (seq: number, t: number): CandleBatch => ({
  *   ...batchFromRows([[t, 1, 1, 1, 1, 1]]),

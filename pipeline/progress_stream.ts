@@ -4,8 +4,8 @@
  *
  * @example
  * ```ts
- * import { ProgressStream } from "./progress_stream.ts";
- * import { batchFromRows } from "../format/candle_batch.ts";
+ * import { ProgressStream } from "@pyne/data/pipeline";
+ * import { batchFromRows } from "@pyne/data/format";
  *
  * const progress = new ProgressStream({
  *   from: 0,

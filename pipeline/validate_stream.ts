@@ -4,8 +4,8 @@
  *
  * @example
  * ```ts
- * import { ValidateStream } from "./validate_stream.ts";
- * import { batchFromRows } from "../format/candle_batch.ts";
+ * import { ValidateStream } from "@pyne/data/pipeline";
+ * import { batchFromRows } from "@pyne/data/format";
  *
  * const validate = new ValidateStream({ timeframe: "1", policy: "drop" });
  * const out = await Array.fromAsync(

@@ -10,8 +10,8 @@
  *
  * @example
  * ```ts ignore
- * import { CapitalComProvider } from "./capitalcom.ts";
- * import { parseTimeframe } from "../format/timeframe.ts";
+ * import { CapitalComProvider } from "@pyne/data/providers/capitalcom";
+ * import { parseTimeframe } from "@pyne/data/format";
  *
  * await using provider = new CapitalComProvider({ configDir: "./config" });
  * const tf = parseTimeframe("60");

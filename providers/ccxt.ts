@@ -12,8 +12,8 @@
  *
  * @example
  * ```ts ignore
- * import { CCXTProvider } from "./ccxt.ts";
- * import { parseTimeframe } from "../format/timeframe.ts";
+ * import { CCXTProvider } from "@pyne/data/providers/ccxt";
+ * import { parseTimeframe } from "@pyne/data/format";
  *
  * await using provider = new CCXTProvider({ configDir: "./config" });
  * for await (const batch of provider.candles({

@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { listProviders, openProvider, registerProvider } from "./registry.ts";
+ * import { listProviders, openProvider, registerProvider } from "@pyne/data";
  *
  * console.log(listProviders().map((p) => p.name)); // ["capitalcom", "ccxt", "memory"]
  * await using memory = await openProvider("MemoryProvider");

@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { startBinanceEmulator } from "./binance_emulator.ts";
+ * import { startBinanceEmulator } from "@pyne/data/testing";
  *
  * await using emu = await startBinanceEmulator({ now: () => Date.UTC(2024, 0, 2) });
  * const res = await fetch(`${emu.url}/api/v3/klines?symbol=BTCUSDT&interval=1h&limit=2&startTime=1704067200000`);

@@ -15,7 +15,7 @@
  *
  * @example
  * ```ts
- * import { startBybitEmulator } from "./bybit_emulator.ts";
+ * import { startBybitEmulator } from "@pyne/data/testing";
  *
  * await using emu = await startBybitEmulator({ now: () => Date.UTC(2024, 0, 2) });
  * const res = await fetch(`${emu.url}/v5/market/kline?category=linear&symbol=BTCUSDT&interval=60&limit=2`);

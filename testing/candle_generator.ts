@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { CandleGenerator } from "./candle_generator.ts";
+ * import { CandleGenerator } from "@pyne/data/testing";
  *
  * const gen = new CandleGenerator({ seed: "BTCUSDT", basePrice: 42000, tick: 0.01 });
  * const c = gen.candle(1704067200000, 60_000);

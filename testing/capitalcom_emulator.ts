@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts ignore
- * import { startCapitalComEmulator } from "./capitalcom_emulator.ts";
+ * import { startCapitalComEmulator } from "@pyne/data/testing";
  *
  * await using emu = await startCapitalComEmulator({ now: () => Date.UTC(2025, 0, 10) });
  * console.log(emu.url, emu.credentials.apiKey);

@@ -8,8 +8,8 @@
  *
  * @example
  * ```ts
- * import { MemoryProvider } from "./memory_provider.ts";
- * import { parseTimeframe } from "../format/timeframe.ts";
+ * import { MemoryProvider } from "@pyne/data/testing";
+ * import { parseTimeframe } from "@pyne/data/format";
  *
  * await using provider = new MemoryProvider({ overlap: 2, order: "desc" });
  * const from = Date.UTC(2024, 0, 1);
