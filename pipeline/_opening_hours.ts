@@ -5,6 +5,8 @@
  * @module
  */
 
+import { zoneOffsetMs } from "../format/_time_zone.ts";
+
 import type { OpeningHours } from "../format/symbol_info.ts";
 
 const DAY_MS = 86_400_000;
@@ -68,7 +70,7 @@ export class OpeningHoursCalendar {
   readonly alwaysOpen: boolean;
   /** The time zone. */
   readonly timeZone: string;
-  readonly #format: Intl.DateTimeFormat | undefined;
+  readonly #fixed: boolean;
   #cacheHour = NaN;
   #cacheOffset = 0;
 
@@ -78,16 +80,7 @@ export class OpeningHoursCalendar {
     this.timeZone = tz;
     const fixed = tz === "UTC" || tz === "Etc/UTC" || tz === "GMT" ||
       tz === "Etc/GMT";
-    this.#format = fixed ? undefined : new Intl.DateTimeFormat("en-US", {
-      timeZone: tz,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-    });
+    this.#fixed = fixed;
     const raw: [number, number][] = [];
     for (const h of hours) {
       if (!Number.isInteger(h.day) || h.day < 0 || h.day > 6) {
@@ -121,35 +114,11 @@ export class OpeningHoursCalendar {
 
   /** Offset of local time from UTC at `t`, ms (cached per UTC hour). */
   offsetAt(t: number): number {
-    const fmt = this.#format;
-    if (!fmt) return 0;
+    if (this.#fixed) return 0;
     const hour = Math.floor(t / HOUR_MS);
     if (hour === this.#cacheHour) return this.#cacheOffset;
     const probe = hour * HOUR_MS;
-    let y = 0, mo = 0, d = 0, h = 0, mi = 0, s = 0;
-    for (const p of fmt.formatToParts(probe)) {
-      switch (p.type) {
-        case "year":
-          y = Number(p.value);
-          break;
-        case "month":
-          mo = Number(p.value);
-          break;
-        case "day":
-          d = Number(p.value);
-          break;
-        case "hour":
-          h = Number(p.value);
-          break;
-        case "minute":
-          mi = Number(p.value);
-          break;
-        case "second":
-          s = Number(p.value);
-          break;
-      }
-    }
-    const offset = Date.UTC(y, mo - 1, d, h, mi, s) - probe;
+    const offset = zoneOffsetMs(this.timeZone, probe);
     this.#cacheHour = hour;
     this.#cacheOffset = offset;
     return offset;
@@ -176,7 +145,7 @@ export class OpeningHoursCalendar {
     }
     if (delta < 0) delta = ivs[0]![0] + WEEK_MS - w;
     let next = t + delta;
-    if (this.#format) {
+    if (!this.#fixed) {
       // Offsets may change on hour boundaries (DST): look again every hour.
       next = Math.min(next, Math.floor(t / HOUR_MS) * HOUR_MS + HOUR_MS);
     }

@@ -4,6 +4,8 @@
  * @module
  */
 
+import { zoneOffsetMs } from "../format/_time_zone.ts";
+
 import type { OpeningHours, SessionTime } from "../format/symbol_info.ts";
 import { ProviderError } from "./provider.ts";
 
@@ -82,37 +84,9 @@ export interface ConvertOpeningHoursOptions {
   readonly at?: number | undefined;
 }
 
-const offsetFormats = new Map<string, Intl.DateTimeFormat>();
-
 /** The UTC offset of `zone` at `at`, seconds; throws a RangeError for an unknown zone. */
 function zoneOffsetSeconds(zone: string, at: number): number {
-  let f = offsetFormats.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: zone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "numeric",
-      day: "numeric",
-      hour: "numeric",
-      minute: "numeric",
-      second: "numeric",
-    });
-    offsetFormats.set(zone, f);
-  }
-  const p: Record<string, number> = {};
-  for (const part of f.formatToParts(new Date(at))) {
-    if (part.type !== "literal") p[part.type] = Number(part.value);
-  }
-  const local = Date.UTC(
-    p.year!,
-    p.month! - 1,
-    p.day!,
-    p.hour!,
-    p.minute!,
-    p.second!,
-  );
-  return Math.round((local - Math.floor(at / 1000) * 1000) / 1000);
+  return zoneOffsetMs(zone, at) / 1000;
 }
 
 /**

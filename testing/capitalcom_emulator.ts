@@ -9,7 +9,7 @@
  *
  * @example
  * ```ts ignore
- * import { startCapitalComEmulator } from "@pyne/data/testing";
+import { startCapitalComEmulator } from "@pyne/data/testing";
  *
  * await using emu = await startCapitalComEmulator({ now: () => Date.UTC(2025, 0, 10) });
  * console.log(emu.url, emu.credentials.apiKey);
@@ -17,6 +17,8 @@
  *
  * @module
  */
+
+import { zoneOffsetMs } from "../format/_time_zone.ts";
 
 import { Buffer } from "node:buffer";
 import {
@@ -349,45 +351,16 @@ export interface CapitalComEmulator extends AsyncDisposable {
 
 const DAY_MS = 86_400_000;
 const DAY_KEYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
-const formatters = new Map<string, Intl.DateTimeFormat>();
 const unknownZones = new Set<string>();
 
 function zoneOffset(zone: string, utcMs: number): number {
-  if (zone === "UTC" || zone === "Etc/UTC") return 0;
   if (unknownZones.has(zone)) return 0;
-  let f = formatters.get(zone);
-  if (!f) {
-    try {
-      new Intl.DateTimeFormat("en-US", { timeZone: zone });
-    } catch {
-      unknownZones.add(zone); // served as given, computed as UTC
-      return 0;
-    }
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: zone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    });
-    formatters.set(zone, f);
+  try {
+    return zoneOffsetMs(zone, utcMs);
+  } catch {
+    unknownZones.add(zone); // served as given, computed as UTC
+    return 0;
   }
-  const p: Record<string, number> = {};
-  for (const part of f.formatToParts(new Date(utcMs))) {
-    if (part.type !== "literal") p[part.type] = Number(part.value);
-  }
-  const local = Date.UTC(
-    p.year!,
-    p.month! - 1,
-    p.day!,
-    p.hour!,
-    p.minute!,
-    p.second!,
-  );
-  return local - Math.floor(utcMs / 1000) * 1000;
 }
 
 function localToUtc(zone: string, localMs: number): number {
