@@ -605,6 +605,27 @@ interface Session {
 }
 
 /**
+ * RSA PKCS#1 v1.5 decryption of the encrypted login. Deno's `node:crypto`
+ * does it directly; Node and Bun refuse `RSA_PKCS1_PADDING` in
+ * `privateDecrypt` (CVE-2023-46809 hardening, `ERR_INVALID_ARG_VALUE`), so
+ * there the emulator decrypts raw (`RSA_NO_PADDING`) and strips the
+ * `00 02 PS 00` padding itself. A test emulator: timing oracles do not matter.
+ */
+function decryptPkcs1(key: KeyObject, data: Buffer): Buffer {
+  try {
+    return privateDecrypt({ key, padding: constants.RSA_PKCS1_PADDING }, data);
+  } catch (e) {
+    if ((e as { code?: unknown }).code !== "ERR_INVALID_ARG_VALUE") throw e;
+  }
+  const em = privateDecrypt({ key, padding: constants.RSA_NO_PADDING }, data);
+  const sep = em.indexOf(0, 2);
+  if (em[0] !== 0 || em[1] !== 2 || sep < 10) {
+    throw new Error("Bad PKCS#1 v1.5 padding");
+  }
+  return em.subarray(sep + 1);
+}
+
+/**
  * Starts a Capital.com emulator on 127.0.0.1. Close it with `close()` or
  * `await using`.
  */
@@ -916,8 +937,8 @@ export async function startCapitalComEmulator(
         }
         let plain: string;
         try {
-          const raw = privateDecrypt(
-            { key: keys.privateKey, padding: constants.RSA_PKCS1_PADDING },
+          const raw = decryptPkcs1(
+            keys.privateKey,
             Buffer.from(password, "base64"),
           ).toString("utf8");
           plain = Buffer.from(raw, "base64").toString("utf8");
