@@ -475,22 +475,6 @@ function commanderToUsage(e: CommanderError, args: string[]): UsageError {
 }
 
 /**
- * ccxt loads the `ws` package, which tries to load optional native add-ons
- * (`bufferutil`, `utf-8-validate`) through FFI. On a terminal Deno would stop
- * and prompt for `--allow-ffi`; these variables make `ws` skip the add-ons
- * (it has pure-JS fallbacks), so no prompt ever blocks a download.
- */
-function quietNativeAddons(): void {
-  try {
-    for (const k of ["WS_NO_BUFFER_UTIL", "WS_NO_UTF_8_VALIDATE"]) {
-      if (Deno.env.get(k) === undefined) Deno.env.set(k, "1");
-    }
-  } catch {
-    // no env permission: nothing to do
-  }
-}
-
-/**
  * Runs the CLI with `args` (without the program name) and returns the exit
  * code: 0 success, 1 provider or runtime failure, 2 usage error, 130
  * interrupted. Never calls `Deno.exit`.
@@ -499,7 +483,6 @@ export async function main(
   args: string[],
   options: MainOptions = {},
 ): Promise<number> {
-  quietNativeAddons();
   const io: CliIo = { ...defaultIo(), ...options.io };
   if (
     options.io?.terminalSize === undefined &&
