@@ -20,6 +20,41 @@ export function sidecarPath(ohlcvPath: string): string {
     : `${ohlcvPath}.extra.csv`;
 }
 
+/**
+ * The sidecar rows of the first `count` records of the `.ohlcv` at
+ * `ohlcvPath` (values kept as the text stored, empty fields left out,
+ * all-empty rows `undefined`), or `undefined` when there is no sidecar. Used
+ * to carry a file's extra data into a rebuilt file.
+ */
+export async function readSidecarRows(
+  ohlcvPath: string,
+  count: number,
+): Promise<(CandleExtra | undefined)[] | undefined> {
+  let text: string;
+  try {
+    text = await readFile(sidecarPath(ohlcvPath), "utf8");
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+  if (text.trim() === "") return undefined;
+  const rows = parse(text, {
+    columns: true,
+    relax_column_count: true,
+    skip_empty_lines: false,
+  }) as Record<string, string>[];
+  const out: (CandleExtra | undefined)[] = new Array(count).fill(undefined);
+  for (let i = 0; i < Math.min(count, rows.length); i++) {
+    let extra: Record<string, string> | undefined;
+    for (const [k, v] of Object.entries(rows[i]!)) {
+      if (v === "" || v === undefined) continue;
+      (extra ??= {})[k] = v;
+    }
+    out[i] = extra;
+  }
+  return out;
+}
+
 const LF = 0x0a, QUOTE = 0x22;
 /**
  * `\r\n` row ends; a field holding a lone `\r` or `\n` is quoted too

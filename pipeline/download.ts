@@ -61,7 +61,7 @@ import {
 } from "./validate_stream.ts";
 import { ProgressTracker } from "./_progress_tracker.ts";
 import { RangeStream } from "./_range_stream.ts";
-import { readExtraRows } from "./_extra_rows.ts";
+import { readSidecarRows } from "../format/_sidecar.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -623,7 +623,7 @@ export async function download(
       const reader = await OhlcvReader.open(path);
       try {
         // The old records keep their `.extra.csv` fields.
-        const extras = await readExtraRows(path, reader.count);
+        const extras = await readSidecarRows(path, reader.count);
         for await (const batch of reader.batches()) {
           signal?.throwIfAborted();
           const n = batch.time.length;
