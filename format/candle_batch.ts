@@ -18,6 +18,26 @@
 export type CandleExtra = Readonly<Record<string, string | number>>;
 
 /**
+ * What a provider proved about a span `[from, to)` of Unix ms, carried by the
+ * batch that answers for it: `"fetched"` — the venue answered for the whole
+ * span and every candle it has there is in this batch (or an earlier one);
+ * `"not-served"` — the venue does not serve the span (before a listing,
+ * beyond its history limit); `"failed"` — the span's candles could not be had
+ * (retries exhausted, invalid candles dropped). Spans without a claim are
+ * unknown: a download reports them as failed.
+ */
+export interface CoverageClaim {
+  /** Start, Unix ms (inclusive). */
+  readonly from: number;
+  /** End, Unix ms (exclusive). */
+  readonly to: number;
+  /** What the provider proved. */
+  readonly state: "fetched" | "not-served" | "failed";
+  /** Why (for `"failed"` and `"not-served"`), one line. */
+  readonly reason?: string | undefined;
+}
+
+/**
  * A batch of candles stored column by column. All columns have the same length.
  * Times are Unix milliseconds (candle open time). Batches are handed over, not
  * shared: a stage may slice its input but never mutates a batch it passed on.
@@ -43,6 +63,11 @@ export interface CandleBatch {
    * numbers starting at 0.
    */
   readonly seq?: number;
+  /**
+   * What the batch answers for (see {@linkcode CoverageClaim}). A batch may
+   * hold no candles and only claims (a span the venue answered as empty).
+   */
+  readonly coverage?: readonly CoverageClaim[] | undefined;
 }
 
 /** A candle as a row, in ccxt's shape: `[time, open, high, low, close, volume]`. */
@@ -125,6 +150,50 @@ export function* batchRows(batch: CandleBatch): Generator<CandleRow> {
       batch.volume[i]!,
     ];
   }
+}
+
+/**
+ * True when a batch holds candles or coverage claims, so a stage passes it on
+ * (an empty batch with claims still tells the file what was answered).
+ */
+export function batchHasContent(batch: CandleBatch): boolean {
+  return batch.time.length > 0 || (batch.coverage?.length ?? 0) > 0;
+}
+
+/**
+ * `out` with the coverage claims of `source` (when it has any and `out` has
+ * none): for stages that build a new batch from an input batch.
+ */
+export function withCoverage(
+  out: CandleBatch,
+  source: CandleBatch,
+): CandleBatch {
+  return source.coverage === undefined || out.coverage !== undefined
+    ? out
+    : { ...out, coverage: source.coverage };
+}
+
+/**
+ * Coverage claims clipped to `[from, to)`: the same array when nothing
+ * changes, `undefined` when none are left.
+ */
+export function clipClaims(
+  claims: readonly CoverageClaim[] | undefined,
+  from: number,
+  to: number,
+): readonly CoverageClaim[] | undefined {
+  if (claims === undefined) return undefined;
+  let changed = false;
+  const out: CoverageClaim[] = [];
+  for (const c of claims) {
+    const a = Math.max(c.from, from), b = Math.min(c.to, to);
+    if (a !== c.from || b !== c.to) changed = true;
+    if (b > a) {
+      out.push(a === c.from && b === c.to ? c : { ...c, from: a, to: b });
+    }
+  }
+  if (!changed) return claims;
+  return out.length > 0 ? out : undefined;
 }
 
 /** Converts a batch to an array of rows. */

@@ -44,3 +44,4 @@ export {
   writeJsonFile,
 } from "./json.ts";
 export * from "./convert.ts";
+export * from "./coverage.ts";

@@ -4,9 +4,14 @@
  * @module
  */
 
-import { type CandleBatch, selectCandles } from "../format/candle_batch.ts";
+import {
+  batchHasContent,
+  type CandleBatch,
+  clipClaims,
+  selectCandles,
+} from "../format/candle_batch.ts";
 
-/** Keeps candles inside `[from, to)`; counts the others in `dropped`. */
+/** Keeps candles (and coverage claims) inside `[from, to)`; counts the candles left out in `dropped`. */
 export class RangeStream extends TransformStream<CandleBatch, CandleBatch> {
   readonly #counts: { dropped: number };
 
@@ -14,7 +19,11 @@ export class RangeStream extends TransformStream<CandleBatch, CandleBatch> {
   constructor(from: number, to: number) {
     const counts = { dropped: 0 };
     super({
-      transform(batch, controller) {
+      transform(input, controller) {
+        const coverage = clipClaims(input.coverage, from, to);
+        const batch = coverage === input.coverage
+          ? input
+          : { ...input, coverage };
         const time = batch.time;
         const n = time.length;
         let i = 0;
@@ -23,7 +32,7 @@ export class RangeStream extends TransformStream<CandleBatch, CandleBatch> {
           if (!(t >= from && t < to)) break;
         }
         if (i === n) {
-          if (n > 0) controller.enqueue(batch);
+          if (batchHasContent(batch)) controller.enqueue(batch);
           return;
         }
         const keep = new Uint32Array(n);
@@ -33,7 +42,12 @@ export class RangeStream extends TransformStream<CandleBatch, CandleBatch> {
           if (t >= from && t < to) keep[k++] = j;
         }
         counts.dropped += n - k;
-        if (k > 0) controller.enqueue(selectCandles(batch, keep, k));
+        const out = selectCandles(batch, keep, k);
+        if (coverage !== undefined || k > 0) {
+          controller.enqueue(
+            coverage ? { ...out, coverage } : out,
+          );
+        }
       },
     });
     this.#counts = counts;

@@ -22,8 +22,18 @@
  * @module
  */
 
-import { type CandleBatch, selectCandles } from "../format/candle_batch.ts";
-import { nextPeriodStart, type Timeframe } from "../format/timeframe.ts";
+import {
+  batchHasContent,
+  type CandleBatch,
+  clipClaims,
+  selectCandles,
+  withCoverage,
+} from "../format/candle_batch.ts";
+import {
+  nextPeriodStart,
+  periodStart,
+  type Timeframe,
+} from "../format/timeframe.ts";
 import { timeframeOption } from "./_timeframe_option.ts";
 
 /** Options for {@linkcode ClosedCandlesStream}. */
@@ -54,13 +64,24 @@ export class ClosedCandlesStream
     }
     const counts = { dropped: 0, passed: 0 };
     super({
-      transform(batch, controller) {
-        const out = filterClosed(batch, tf, now());
+      transform(input, controller) {
+        const t = now();
+        // Claims end where the forming period starts: it has not closed.
+        const formingStart = periodStart(tf, t);
+        const coverage = clipClaims(input.coverage, -Infinity, formingStart);
+        const batch = coverage === input.coverage
+          ? input
+          : { ...input, coverage };
+        const out = filterClosed(batch, tf, t);
         const n = out ? out.time.length : batch.time.length;
         counts.passed += n;
         counts.dropped += batch.time.length - n;
-        if (out === undefined) controller.enqueue(batch);
-        else if (n > 0) controller.enqueue(out);
+        if (out === undefined) {
+          if (batchHasContent(batch)) controller.enqueue(batch);
+        } else {
+          const o = withCoverage(out, batch);
+          if (batchHasContent(o)) controller.enqueue(o);
+        }
       },
     });
     this.#counts = counts;

@@ -21,9 +21,11 @@
  */
 
 import {
+  batchHasContent,
   type CandleBatch,
   type CandleRow,
   selectCandles,
+  withCoverage,
 } from "../format/candle_batch.ts";
 import { choiceOption, countOption, isoTime } from "./_timeframe_option.ts";
 
@@ -139,7 +141,10 @@ export class DedupeStream extends TransformStream<CandleBatch, CandleBatch> {
       transform(batch, controller) {
         const out = dedupe(batch, s, onConflict, maxReported);
         if (out === undefined) controller.enqueue(batch);
-        else if (out.time.length > 0) controller.enqueue(out);
+        else {
+          const o = withCoverage(out, batch);
+          if (batchHasContent(o)) controller.enqueue(o);
+        }
       },
     });
     this.#s = s;

@@ -33,3 +33,4 @@ export * from "./gap_stream.ts";
 export * from "./progress_stream.ts";
 export * from "./date_input.ts";
 export * from "./download.ts";
+export * from "./coverage_report.ts";

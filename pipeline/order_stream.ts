@@ -21,7 +21,11 @@
  * @module
  */
 
-import { type CandleBatch, selectCandles } from "../format/candle_batch.ts";
+import {
+  batchHasContent,
+  type CandleBatch,
+  selectCandles,
+} from "../format/candle_batch.ts";
 import { countOption } from "./_timeframe_option.ts";
 
 /** Options for {@linkcode OrderStream}. */
@@ -75,7 +79,7 @@ export class OrderStream extends TransformStream<CandleBatch, CandleBatch> {
       batch: CandleBatch,
       controller: TransformStreamDefaultController<CandleBatch>,
     ) => {
-      if (batch.time.length === 0) return;
+      if (!batchHasContent(batch)) return;
       const dir = direction(batch.time);
       if (dir === 0) controller.enqueue(batch);
       else {

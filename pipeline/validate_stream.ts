@@ -19,8 +19,19 @@
  * @module
  */
 
-import { type CandleBatch, selectCandles } from "../format/candle_batch.ts";
-import { isOnGrid, parsePeriod, type Timeframe } from "../format/timeframe.ts";
+import {
+  batchHasContent,
+  type CandleBatch,
+  type CoverageClaim,
+  selectCandles,
+} from "../format/candle_batch.ts";
+import {
+  isOnGrid,
+  nextPeriodStart,
+  parsePeriod,
+  periodStart,
+  type Timeframe,
+} from "../format/timeframe.ts";
 import {
   choiceOption,
   countOption,
@@ -215,8 +226,39 @@ export class ValidateStream extends TransformStream<CandleBatch, CandleBatch> {
           if (gridMode === 1 || gridMode === 2) prevOnGrid = ok ? t : NaN;
           if (keep !== undefined) keep[k++] = i;
         }
-        if (keep === undefined) controller.enqueue(batch);
-        else if (k > 0) controller.enqueue(selectCandles(batch, keep, k));
+        if (keep === undefined) {
+          if (batchHasContent(batch)) controller.enqueue(batch);
+          return;
+        }
+        // The periods of dropped candles are failed coverage: the venue's
+        // answer there could not be used.
+        const failed: CoverageClaim[] = [];
+        for (let i = 0, j = 0; i < n; i++) {
+          if (j < k && keep[j] === i) {
+            j++;
+            continue;
+          }
+          const t = time[i]!;
+          if (!Number.isFinite(t)) continue;
+          const from = tf ? periodStart(tf, t) : t;
+          const end = tf ? nextPeriodStart(tf, from) : t + 1;
+          const prev = failed[failed.length - 1];
+          if (prev && prev.to >= from) {
+            failed[failed.length - 1] = { ...prev, to: Math.max(prev.to, end) };
+          } else {
+            failed.push({
+              from,
+              to: end,
+              state: "failed",
+              reason: "invalid candles dropped",
+            });
+          }
+        }
+        const out = selectCandles(batch, keep, k);
+        const coverage = [...(batch.coverage ?? []), ...failed];
+        if (k > 0 || coverage.length > 0) {
+          controller.enqueue(coverage.length > 0 ? { ...out, coverage } : out);
+        }
       },
     });
     this.#s = s;

@@ -19,9 +19,11 @@
  *   duplicates inside a window are removed. Candles off the timeframe's grid
  *   are passed on (and reported): the pipeline's validation decides about
  *   them, and says so clearly when a venue aligns all its candles differently.
- * - Windows are emitted in order with consecutive `seq` numbers (empty
- *   windows emit nothing), so a consumer that stops or fails midway holds a
- *   gap-free prefix and can resume.
+ * - Windows are emitted in order with consecutive `seq` numbers, each with
+ *   a `"fetched"` coverage claim for its span (an empty window too: the venue
+ *   answered that it holds nothing there), so a consumer that stops or fails
+ *   midway holds a gap-free prefix, knows how far it reaches, and can resume.
+ *   A long empty lead skipped by range probes is claimed `"not-served"`.
  * - With `rangeProbes` (a venue that answers `since`..`until` as a range), a
  *   long empty lead — a `from` years before the market was listed — is
  *   skipped with a few range probes ({@linkcode skipEmptyLead}) instead of
@@ -254,6 +256,10 @@ export async function* pageCandles(
   const to = Math.min(plan.to, periodStart(tf, plan.now));
   let windows = planWindows(tf, plan.from, to, plan.pageSize);
   if (windows.length === 0) return;
+  // Each window claims what its answers proved: the first from the plan's
+  // start (which may lie between grid times), the last to its end.
+  const claimFrom = (i: number) => i === 0 ? plan.from : windows[i]![0];
+  let lead: CandleBatch | undefined;
   const inner = new AbortController();
   const done = new Map<number, CandleBatch>();
   let nextIndex = 0;
@@ -279,7 +285,7 @@ export async function* pageCandles(
   let firstPage: readonly OhlcvRow[] | undefined;
   if (plan.rangeProbes && windows.length > plan.concurrency) {
     try {
-      const lead = await skipEmptyLead(
+      const probe = await skipEmptyLead(
         tf,
         plan.from,
         to,
@@ -287,9 +293,20 @@ export async function* pageCandles(
         plan.fetch,
         inner.signal,
       );
-      firstPage = lead.firstPage;
-      if (lead.start > windows[0]![0]) {
-        windows = planWindows(tf, lead.start, to, plan.pageSize);
+      firstPage = probe.firstPage;
+      if (probe.start > windows[0]![0]) {
+        // No candle before the first one: the venue does not serve that lead
+        // (the market was not listed yet).
+        lead = {
+          ...batchFromRows([]),
+          coverage: [{
+            from: plan.from,
+            to: probe.start,
+            state: "not-served",
+            reason: "no candles before the market's first one",
+          }],
+        };
+        windows = planWindows(tf, probe.start, to, plan.pageSize);
       }
     } catch (e) {
       plan.signal?.removeEventListener("abort", onAbort);
@@ -297,6 +314,7 @@ export async function* pageCandles(
     }
     if (windows.length === 0) {
       plan.signal?.removeEventListener("abort", onAbort);
+      if (lead) yield { ...lead, seq: 0 };
       return;
     }
   }
@@ -337,13 +355,22 @@ export async function* pageCandles(
 
   let seq = 0;
   try {
+    if (lead) yield { ...lead, seq: seq++ };
     while (emitIndex < windows.length) {
       const batch = done.get(emitIndex);
       if (batch !== undefined) {
+        const i = emitIndex;
         done.delete(emitIndex);
         emitIndex++;
         for (const r of workerWake.splice(0)) r();
-        if (batch.time.length > 0) yield { ...batch, seq: seq++ };
+        // Every window is emitted, an empty one too: its claim says the
+        // venue answered that it holds nothing there.
+        const from = lead && i === 0 ? windows[0]![0] : claimFrom(i);
+        yield {
+          ...batch,
+          seq: seq++,
+          coverage: [{ from, to: windows[i]![1], state: "fetched" }],
+        };
         continue;
       }
       if (failure !== undefined) throw failure.error;

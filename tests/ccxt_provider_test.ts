@@ -84,10 +84,22 @@ function assertSameCandles(actual: CandleBatch, expected: CandleBatch): void {
 function assertSeq(batches: CandleBatch[]): void {
   batches.forEach((b, i) => assert.equal(b.seq, i, "seq numbers"));
   let last = -Infinity;
+  let claimed: number | undefined;
   for (const b of batches) {
-    assert.ok(batchLength(b) > 0, "no empty batches");
+    // Every batch (an empty one too) says what it answers for; the claims
+    // follow each other without a hole and hold the batch's candles.
+    assert.ok((b.coverage?.length ?? 0) > 0, "every batch carries a claim");
+    for (const c of b.coverage!) {
+      if (claimed !== undefined) assert.equal(c.from, claimed, "claims join");
+      assert.ok(c.to > c.from, "claims are not empty");
+      claimed = c.to;
+    }
     for (const t of b.time) {
       assert.ok(t > last, "strictly ascending, no repeats");
+      assert.ok(
+        b.coverage!.some((c) => c.from <= t && t < c.to),
+        "candles lie inside the batch's claims",
+      );
       last = t;
     }
   }
@@ -997,12 +1009,23 @@ Deno.test("pageCandles skips a long empty lead before the listing with a few ran
     assert.deepEqual([...concat(batches).time], all, order);
     // 3.6 million empty minutes: without the probes, 3600+ requests.
     assert.ok(requests < 60, `${order}-first: ${requests} requests`);
-    // Nothing at all in the range: a few probes, no batch.
+    // The empty lead is claimed as not served by the venue.
+    assert.equal(batches[0]!.coverage![0]!.state, "not-served", order);
+    assert.equal(batches[0]!.coverage![0]!.from, from, order);
+    // Nothing at all in the range: a few probes, one claim without candles.
     requests = 0;
     const none = await Array.fromAsync(
       pageCandles({ ...plan, to: listed - 7 * M }),
     );
-    assert.deepEqual(none, []);
+    assert.deepEqual(
+      none.map((b) => [b.time.length, b.coverage]),
+      [[0, [{
+        from,
+        to: listed - 7 * M,
+        state: "not-served",
+        reason: "no candles before the market's first one",
+      }]]],
+    );
     assert.ok(requests < 30, `empty range: ${requests} requests`);
   }
   // Calendar months: monthly candles from a listing in 2021 asked from 1990.

@@ -44,7 +44,13 @@ Deno.test("ValidateStream policy drop removes each kind of invalid candle and co
     ]),
     batchFromRows([[7 * M, 10, 8, 9, 9, 5]]), // high below low: whole batch dropped
   );
-  assert.deepEqual(out.map((b) => [...b.time]), [[0, 6 * M]]);
+  assert.deepEqual(out.map((b) => [...b.time]), [[0, 6 * M], []]);
+  // The dropped candles' periods are failed coverage (runs, not periods).
+  assert.deepEqual(out.map((b) => b.coverage?.map((c) => [c.from, c.to])), [
+    [[M, 6 * M]],
+    [[7 * M, 8 * M]],
+  ]);
+  assert.ok(out.every((b) => b.coverage!.every((c) => c.state === "failed")));
   assert.equal(stage.invalid, 6);
   assert.equal(stage.dropped, 6);
   assert.deepEqual({ ...stage.counts }, {
