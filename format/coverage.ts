@@ -301,8 +301,7 @@ export function unresolved(ledger: CoverageLedger): RunSet {
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,3})?)?Z$/;
 
 function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/:00\.000Z$/, ":00Z")
-    .replace(/\.000Z$/, "Z");
+  return new Date(ms).toISOString().replace(/\.000Z$/, "Z");
 }
 
 /**
