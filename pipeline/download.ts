@@ -52,7 +52,7 @@ import { parseDateInput } from "./date_input.ts";
 import { type DedupeConflict, DedupeStream } from "./dedupe_stream.ts";
 import { type Gap, GapStream } from "./gap_stream.ts";
 import { OrderStream } from "./order_stream.ts";
-import type { ProgressEvent } from "./progress_stream.ts";
+import type { ProgressEvent } from "./progress_event.ts";
 import {
   ValidateStream,
   type ValidationCounts,
