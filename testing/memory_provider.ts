@@ -51,6 +51,10 @@ import {
   TransientProviderError,
 } from "../providers/provider.ts";
 import { sleep, withRetry } from "../providers/_retry.ts";
+import {
+  addProviderEntry,
+  lookupProviderEntry,
+} from "../providers/_provider_entries.ts";
 import { CandleGenerator } from "./candle_generator.ts";
 
 /** Trading-hours presets of the in-memory symbols. */
@@ -684,4 +688,24 @@ export class MemoryProvider implements Provider {
     this.#disposed = true;
     return Promise.resolve();
   }
+}
+
+// Loading the test kit makes the in-memory provider available by name
+// (`openProvider("memory")`, provider strings like `memory:BTCUSDT@60`),
+// unless a provider of that name was registered before.
+if (
+  lookupProviderEntry("memory") === undefined &&
+  lookupProviderEntry("MemoryProvider") === undefined
+) {
+  addProviderEntry(
+    {
+      name: "memory",
+      aliases: ["MemoryProvider"],
+      description:
+        "Deterministic in-memory candles, for tests and offline demos",
+      open: (options) => new MemoryProvider(options),
+    },
+    true,
+    false,
+  );
 }
