@@ -5,7 +5,7 @@
  */
 
 import type { CandleBatch } from "../format/candle_batch.ts";
-import type { ProgressEvent } from "./progress_stream.ts";
+import type { ProgressEvent } from "./progress_event.ts";
 
 /** Options of {@linkcode ProgressTracker}. */
 export interface ProgressTrackerOptions {

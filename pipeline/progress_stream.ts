@@ -23,25 +23,9 @@
 
 import type { CandleBatch } from "../format/candle_batch.ts";
 import { ProgressTracker } from "./_progress_tracker.ts";
+import type { ProgressEvent } from "./progress_event.ts";
 
-/** One progress report. */
-export interface ProgressEvent {
-  /** Candles so far. */
-  readonly candles: number;
-  /** Open time of the last candle so far (Unix ms), undefined before the first. */
-  readonly time: number | undefined;
-  /**
-   * Share of the range covered, 0 to 1: `(time + period - from) / (to - from)`
-   * (undefined without a range).
-   */
-  readonly fraction: number | undefined;
-  /** Candles per second since the start. */
-  readonly rate: number;
-  /** Milliseconds since the start. */
-  readonly elapsedMs: number;
-  /** True for the last report (the stream ended). */
-  readonly done: boolean;
-}
+export type { ProgressEvent } from "./progress_event.ts";
 
 /** Options for {@linkcode ProgressStream}. */
 export interface ProgressStreamOptions {

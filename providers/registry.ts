@@ -4,13 +4,14 @@
  * lazily with a dynamic `import()`, so importing this module (or `mod.ts`)
  * never loads ccxt.
  *
- * Built-ins: `ccxt` (alias `CCXTProvider`), `capitalcom` (alias
- * `CapitalComProvider`) and `memory` (alias `MemoryProvider`, the
- * deterministic in-memory provider of `testing/`).
+ * Built-ins: `ccxt` (alias `CCXTProvider`) and `capitalcom` (alias
+ * `CapitalComProvider`). Loading the test kit (`@pyne/data/testing`) adds
+ * `memory` (alias `MemoryProvider`), its deterministic in-memory provider.
  *
  * @example
  * ```ts
- * import { listProviders, openProvider, registerProvider } from "@pyne/data";
+ * import { listProviders, openProvider } from "@pyne/data";
+ * import "@pyne/data/testing"; // registers the in-memory provider
  *
  * console.log(listProviders().map((p) => p.name)); // ["capitalcom", "ccxt", "memory"]
  * await using memory = await openProvider("MemoryProvider");
@@ -21,21 +22,15 @@
  */
 
 import type { Provider, ProviderOptions } from "./provider.ts";
+import {
+  addProviderEntry,
+  lookupProviderEntry,
+  type ProviderEntry,
+  registeredProviderEntries,
+  removeProviderEntry,
+} from "./_provider_entries.ts";
 
-/** A provider the registry can open. */
-export interface ProviderEntry {
-  /** Registry name, for example `"ccxt"` (matched case-insensitively). */
-  readonly name: string;
-  /** Other names that find it, for example `["CCXTProvider"]`. @default {[]} */
-  readonly aliases?: readonly string[] | undefined;
-  /** One line for listings. @default {""} */
-  readonly description?: string | undefined;
-  /**
-   * Creates the provider. Load heavy code here with a dynamic `import()` so
-   * registering stays cheap.
-   */
-  readonly open: (options: ProviderOptions) => Provider | Promise<Provider>;
-}
+export type { ProviderEntry } from "./_provider_entries.ts";
 
 /** What {@linkcode listProviders} returns for one provider. */
 export interface ProviderListing {
@@ -55,58 +50,6 @@ export interface RegisterProviderOptions {
   readonly replace?: boolean | undefined;
 }
 
-interface Registered {
-  entry: ProviderEntry;
-  builtin: boolean;
-}
-
-const entries = new Map<string, Registered>(); // by lower-case name
-const names = new Map<string, string>(); // lower-case name or alias → lower-case name
-
-const NAME_RE = /^[A-Za-z][A-Za-z0-9_.-]*$/;
-
-function add(entry: ProviderEntry, builtin: boolean, replace: boolean): void {
-  if (typeof entry !== "object" || entry === null) {
-    throw new TypeError(`registerProvider: expected an entry object`);
-  }
-  if (typeof entry.open !== "function") {
-    throw new TypeError(
-      `registerProvider: entry "${entry.name}" needs an "open" function`,
-    );
-  }
-  const all = [entry.name, ...(entry.aliases ?? [])];
-  for (const n of all) {
-    if (typeof n !== "string" || !NAME_RE.test(n)) {
-      throw new RangeError(
-        `registerProvider: invalid provider name ${
-          JSON.stringify(n)
-        }; use letters, digits, "_", "." or "-", starting with a letter`,
-      );
-    }
-  }
-  const key = entry.name.toLowerCase();
-  const clashes = new Set<string>();
-  for (const n of all) {
-    const owner = names.get(n.toLowerCase());
-    if (owner !== undefined) clashes.add(owner);
-  }
-  if (clashes.size > 0 && !replace) {
-    throw new RangeError(
-      `registerProvider: the name "${entry.name}" (or an alias) is already registered by "${
-        [...clashes][0]
-      }"; pass { replace: true } to replace it`,
-    );
-  }
-  for (const owner of clashes) remove(owner);
-  entries.set(key, { entry, builtin });
-  for (const n of all) names.set(n.toLowerCase(), key);
-}
-
-function remove(key: string): void {
-  entries.delete(key);
-  for (const [n, owner] of [...names]) if (owner === key) names.delete(n);
-}
-
 /**
  * Registers a provider under its name and aliases. Throws a `RangeError` when
  * a name is taken (unless `replace`) or invalid, a `TypeError` for a bad entry.
@@ -115,20 +58,20 @@ export function registerProvider(
   entry: ProviderEntry,
   options: RegisterProviderOptions = {},
 ): void {
-  add(entry, false, options.replace ?? false);
+  addProviderEntry(entry, false, options.replace ?? false);
 }
 
 /** Removes a registered provider by name or alias; returns whether it existed. */
 export function unregisterProvider(name: string): boolean {
-  const key = names.get(String(name).toLowerCase());
-  if (key === undefined) return false;
-  remove(key);
+  const found = lookupProviderEntry(name);
+  if (found === undefined) return false;
+  removeProviderEntry(found.entry.name.toLowerCase());
   return true;
 }
 
 /** The registered providers, sorted by name. */
 export function listProviders(): ProviderListing[] {
-  return [...entries.values()]
+  return registeredProviderEntries()
     .map(({ entry, builtin }) => ({
       name: entry.name,
       aliases: [...(entry.aliases ?? [])],
@@ -140,8 +83,7 @@ export function listProviders(): ProviderListing[] {
 
 /** The registry entry for a name or alias (case-insensitive), if any. */
 export function findProvider(name: string): ProviderEntry | undefined {
-  const key = names.get(String(name).toLowerCase());
-  return key === undefined ? undefined : entries.get(key)?.entry;
+  return lookupProviderEntry(name)?.entry;
 }
 
 /**
@@ -167,7 +109,7 @@ export async function openProvider(
   return await entry.open(options);
 }
 
-add(
+addProviderEntry(
   {
     name: "ccxt",
     aliases: ["CCXTProvider"],
@@ -179,26 +121,13 @@ add(
   true,
   false,
 );
-add(
+addProviderEntry(
   {
     name: "capitalcom",
     aliases: ["CapitalComProvider"],
     description: "Capital.com: stocks, forex, indices and commodities",
     open: async (options) =>
       new (await import("./capitalcom.ts")).CapitalComProvider(options),
-  },
-  true,
-  false,
-);
-add(
-  {
-    name: "memory",
-    aliases: ["MemoryProvider"],
-    description: "Deterministic in-memory candles, for tests and offline demos",
-    open: async (options) =>
-      new (await import("../testing/memory_provider.ts")).MemoryProvider(
-        options,
-      ),
   },
   true,
   false,

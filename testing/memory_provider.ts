@@ -31,8 +31,7 @@ import {
   type CandleBatch,
   type CandleExtra,
 } from "../format/candle_batch.ts";
-import type { OpeningHours, SymbolInfo } from "../format/symbol_info.ts";
-import { sessions247 } from "../format/sessions.ts";
+import type { SymbolInfo } from "../format/symbol_info.ts";
 import { tickGridFromMintick } from "../format/tick_grid.ts";
 import {
   nextPeriodStart,
@@ -45,222 +44,34 @@ import {
   type ListSymbolsOptions,
   type Provider,
   ProviderError,
-  type ProviderOptions,
   type ProviderStats,
   type SymbolListing,
   TransientProviderError,
 } from "../providers/provider.ts";
 import { sleep, withRetry } from "../providers/_retry.ts";
+import {
+  addProviderEntry,
+  lookupProviderEntry,
+} from "../providers/_provider_entries.ts";
 import { CandleGenerator } from "./candle_generator.ts";
+import {
+  DEFAULT_SYMBOLS,
+  every,
+  marketHours,
+  positiveInt,
+  rng,
+  SUPPORTED,
+  type SymbolState,
+} from "./_memory_markets.ts";
+import type { MemoryProviderOptions } from "./_memory_options.ts";
 
-/** Trading-hours presets of the in-memory symbols. */
-export type MemoryMarket = "crypto" | "forex" | "stock";
-
-/** One symbol of a {@linkcode MemoryProvider}. */
-export interface MemorySymbolOptions {
-  /**
-   * Trading hours: `"crypto"` 24/7 UTC; `"forex"` Sunday 22:00 to Friday
-   * 21:00 UTC; `"stock"` Monday to Friday 09:30-16:00 America/New_York.
-   * No candles exist while the market is closed. @default {"crypto"}
-   */
-  readonly market?: MemoryMarket | undefined;
-  /** Price level. @default {100} */
-  readonly basePrice?: number | undefined;
-  /** Price tick (also the symbol info's mintick). @default {0.01} */
-  readonly tick?: number | undefined;
-  /** No candles before this time (Unix ms). @default {-Infinity} */
-  readonly listedFrom?: number | undefined;
-  /** Fields that override the generated symbol info. */
-  readonly info?: Partial<SymbolInfo> | undefined;
-}
-
-/** A failure injected at a chosen page. */
-export interface MemoryFailure {
-  /** 0-based page index within one `candles()` call. */
-  readonly page: number;
-  /** 0-based `candles()` call it applies to. @default {undefined} (every call) */
-  readonly call?: number | undefined;
-  /** `"transient"` (retried) or `"permanent"` (`ProviderError`). */
-  readonly kind: "transient" | "permanent";
-  /** For transient failures: how many attempts fail before one succeeds. @default {1} */
-  readonly times?: number | undefined;
-}
-
-/** Information passed to {@linkcode MemoryProviderOptions.onRequest}. */
-export interface MemoryRequestInfo {
-  /** 0-based `candles()` call. */
-  readonly call: number;
-  /** 0-based page within the call. */
-  readonly page: number;
-  /** 0-based attempt of this page. */
-  readonly attempt: number;
-  /** Requests sent so far by the provider, this one included. */
-  readonly requests: number;
-  /** First slot of the page, Unix ms. */
-  readonly from: number;
-}
-
-/** Options for {@linkcode MemoryProvider}. */
-export interface MemoryProviderOptions extends ProviderOptions {
-  /** Seed prefix of the generator (with the symbol). @default {"memory"} */
-  readonly seed?: string | undefined;
-  /**
-   * The symbols offered. @default {BTCUSDT (crypto), ETHUSDT (crypto), EURUSD (forex), AAPL (stock)}
-   */
-  readonly symbols?: Readonly<Record<string, MemorySymbolOptions>> | undefined;
-  /** The clock (Unix ms): no candle opens after it. @default {Date.now} */
-  readonly now?: (() => number) | undefined;
-  /** Period slots per page when the request does not say. @default {500} */
-  readonly pageSize?: number | undefined;
-  /** Slots each page repeats from the end of the previous one. @default {0} */
-  readonly overlap?: number | undefined;
-  /** Candle order inside a page. @default {"asc"} */
-  readonly order?: "asc" | "desc" | "shuffle" | undefined;
-  /** Send every Nth candle twice (identical). @default {0} (never) */
-  readonly duplicateEvery?: number | undefined;
-  /** Send every Nth candle twice, the second time with another volume. @default {0} */
-  readonly conflictEvery?: number | undefined;
-  /**
-   * Real-world blemish: every Nth candle (by its absolute slot) has no volume
-   * (NaN), as venues that leave volume out send it. @default {0} (never)
-   */
-  readonly missingVolumeEvery?: number | undefined;
-  /**
-   * Real-world blemish: every Nth candle (by its absolute slot) had no trades:
-   * volume 0 and open = high = low = close. @default {0} (never)
-   */
-  readonly zeroVolumeEvery?: number | undefined;
-  /**
-   * Bad data: every Nth candle (by its absolute slot) has its high below its
-   * low. @default {0} (never)
-   */
-  readonly brokenEvery?: number | undefined;
-  /** Include the forming candle of the current period. @default {true} */
-  readonly forming?: boolean | undefined;
-  /** Missing data: no candles open inside these `[from, to)` ranges. @default {[]} */
-  readonly gaps?: ReadonlyArray<readonly [number, number]> | undefined;
-  /** Failures at chosen pages. @default {[]} */
-  readonly failures?: ReadonlyArray<MemoryFailure> | undefined;
-  /**
-   * Pages fetched "at once" when the request does not say; above 1, pages
-   * come in a shuffled order within each group and carry `seq`. @default {1}
-   */
-  readonly concurrency?: number | undefined;
-  /** Delay per request, ms. @default {0} */
-  readonly latencyMs?: number | undefined;
-  /** Retries of transient failures. @default {3} */
-  readonly maxRetries?: number | undefined;
-  /** First retry backoff delay, ms. @default {1} */
-  readonly retryDelayMs?: number | undefined;
-  /**
-   * Generate only this many candles per symbol and timeframe and repeat their
-   * values (times stay exact): makes tens of millions of candles cheap for
-   * benchmarks. @default {0} (generate every candle)
-   */
-  readonly recycle?: number | undefined;
-  /** Called before every request attempt (tests abort or count here). */
-  readonly onRequest?: ((info: MemoryRequestInfo) => void) | undefined;
-}
-
-const DEFAULT_SYMBOLS: Record<string, MemorySymbolOptions> = {
-  BTCUSDT: { market: "crypto", basePrice: 40_000, tick: 0.1 },
-  ETHUSDT: { market: "crypto", basePrice: 2_000, tick: 0.01 },
-  EURUSD: { market: "forex", basePrice: 1.1, tick: 0.00001 },
-  AAPL: { market: "stock", basePrice: 180, tick: 0.01 },
-};
-
-const SUPPORTED = [
-  "1",
-  "3",
-  "5",
-  "15",
-  "30",
-  "60",
-  "120",
-  "240",
-  "1D",
-  "1W",
-  "1M",
-];
-
-interface SymbolState {
-  options: MemorySymbolOptions;
-  gen: CandleGenerator;
-  calendar: OpeningHoursCalendar;
-  hours: OpeningHours[];
-  timezone: string;
-  recycled: Map<string, CandleBatch>;
-}
-
-function marketHours(market: MemoryMarket): {
-  hours: OpeningHours[];
-  timezone: string;
-  type: string;
-} {
-  switch (market) {
-    case "crypto":
-      return {
-        hours: sessions247().openingHours,
-        timezone: "UTC",
-        type: "crypto",
-      };
-    case "forex":
-      return {
-        hours: [
-          { day: 6, start: "22:00:00", end: "23:59:59" },
-          ...[0, 1, 2, 3].map((day) => ({
-            day,
-            start: "00:00:00",
-            end: "23:59:59",
-          })),
-          { day: 4, start: "00:00:00", end: "21:00:00" },
-        ],
-        timezone: "UTC",
-        type: "forex",
-      };
-    case "stock":
-      return {
-        hours: [0, 1, 2, 3, 4].map((day) => ({
-          day,
-          start: "09:30:00",
-          end: "16:00:00",
-        })),
-        timezone: "America/New_York",
-        type: "stock",
-      };
-  }
-}
-
-function every(n: number | undefined, slot: number): boolean {
-  return n !== undefined && n > 0 && slot % n === 0;
-}
-
-/** A small seeded PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function positiveInt(
-  name: string,
-  v: number | undefined,
-  d: number,
-  min = 0,
-): number {
-  if (v === undefined) return d;
-  if (!Number.isInteger(v) || v < min) {
-    throw new RangeError(
-      `MemoryProvider: "${name}" must be a whole number >= ${min}, got ${v}`,
-    );
-  }
-  return v;
-}
+export type {
+  MemoryFailure,
+  MemoryMarket,
+  MemoryProviderOptions,
+  MemoryRequestInfo,
+  MemorySymbolOptions,
+} from "./_memory_options.ts";
 
 /** The deterministic in-memory provider. See the module docs. */
 export class MemoryProvider implements Provider {
@@ -684,4 +495,24 @@ export class MemoryProvider implements Provider {
     this.#disposed = true;
     return Promise.resolve();
   }
+}
+
+// Loading the test kit makes the in-memory provider available by name
+// (`openProvider("memory")`, provider strings like `memory:BTCUSDT@60`),
+// unless a provider of that name was registered before.
+if (
+  lookupProviderEntry("memory") === undefined &&
+  lookupProviderEntry("MemoryProvider") === undefined
+) {
+  addProviderEntry(
+    {
+      name: "memory",
+      aliases: ["MemoryProvider"],
+      description:
+        "Deterministic in-memory candles, for tests and offline demos",
+      open: (options) => new MemoryProvider(options),
+    },
+    true,
+    false,
+  );
 }

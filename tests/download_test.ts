@@ -11,6 +11,13 @@ import { readSymbolInfo } from "../format/symbol_info_toml.ts";
 import { FormatError } from "../format/format_error.ts";
 import type { CandleBatch } from "../format/candle_batch.ts";
 import { type Provider, ProviderError } from "../providers/provider.ts";
+import {
+  type ExistingFile,
+  planDownload,
+  resolveDownloadRequest,
+} from "../pipeline/_download_plan.ts";
+import { segmentStart } from "../pipeline/_download_segment.ts";
+import { parseTimeframe } from "../format/timeframe.ts";
 
 const DAY = 86_400_000;
 // Wednesday 2024-01-10 12:00:30 UTC: the 12:00 one-minute candle is forming.
@@ -1062,4 +1069,76 @@ Deno.test("download stops clearly when every candle is off the timeframe's grid"
     );
     assert.deepEqual(await listDir(dir), []);
   });
+});
+
+Deno.test("planDownload picks how the file is used and the range to fetch", () => {
+  const H = 3_600_000;
+  const first = NOW - 5 * DAY;
+  const last = Date.UTC(2024, 0, 10, 10);
+  const existing: ExistingFile = {
+    count: 100,
+    first,
+    last,
+    lastRow: [last, 1, 1, 1, 1, 1],
+    minmove: 1,
+    pricescale: 100,
+  };
+  const plan = (
+    options: Record<string, unknown>,
+    file: ExistingFile | "none" = existing,
+  ) =>
+    planDownload(
+      resolveDownloadRequest(provider(), "btcusdt", {
+        timeframe: "60",
+        dataDir: "data",
+        now,
+        ...options,
+      }),
+      file === "none" ? undefined : file,
+    );
+  // No file: 365 days back (or defaultDays) to now.
+  assert.deepEqual(plan({}, "none"), {
+    mode: "new",
+    from: NOW - 365 * DAY,
+    to: NOW,
+    fetchFrom: NOW - 365 * DAY,
+  });
+  assert.equal(plan({ defaultDays: 2 }, "none").from, NOW - 2 * DAY);
+  // A file: topped up after its last candle.
+  assert.deepEqual(plan({}), {
+    mode: "append",
+    from: last + H,
+    to: NOW,
+    fetchFrom: last + H,
+  });
+  // A start inside the file still fetches after its last candle.
+  assert.equal(plan({ from: new Date(first + DAY) }).fetchFrom, last + H);
+  // A start before the first candle fills in the front.
+  assert.equal(plan({ from: new Date(first - DAY) }).mode, "prepend");
+  assert.equal(
+    plan({ from: new Date(first - DAY), truncate: true }).mode,
+    "truncate",
+  );
+  assert.throws(
+    () => plan({ from: "2024-01-09", to: "2024-01-08" }),
+    /is not before the end/,
+  );
+  assert.throws(() => plan({ from: "continue", truncate: true }), RangeError);
+});
+
+Deno.test("segmentStart starts after the given candle and skips ranges with nothing closed yet", () => {
+  const tf = parseTimeframe("60");
+  const H = 3_600_000;
+  const t = Date.UTC(2024, 0, 10);
+  assert.deepEqual(segmentStart(tf, NOW, t, t + 5 * H, undefined), {
+    start: t,
+    due: true,
+  });
+  assert.deepEqual(
+    segmentStart(tf, NOW, t, t + 5 * H, [t + 2 * H, 1, 1, 1, 1, 1]),
+    { start: t + 3 * H, due: true },
+  );
+  assert.equal(segmentStart(tf, NOW, t, t, undefined).due, false);
+  // 12:00 opens before NOW (12:00:30) but has not closed.
+  assert.equal(segmentStart(tf, NOW, t + 12 * H, NOW, undefined).due, false);
 });

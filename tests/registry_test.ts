@@ -8,6 +8,7 @@ import {
   unregisterProvider,
 } from "../providers/registry.ts";
 import type { Provider } from "../providers/provider.ts";
+// Loading the test kit registers the in-memory provider.
 import { MemoryProvider } from "../testing/memory_provider.ts";
 
 Deno.test("registry lists the built-in providers with their aliases", () => {
@@ -28,7 +29,7 @@ Deno.test("registry finds providers by name and alias, case-insensitively", () =
   assert.equal(findProvider("nope"), undefined);
 });
 
-Deno.test("registry opens the memory provider lazily by alias", async () => {
+Deno.test("registry opens the memory provider the test kit registered, by alias", async () => {
   await using p = await openProvider("memoryprovider");
   assert.ok(p instanceof MemoryProvider);
   assert.equal(p.name, "memory");
@@ -85,6 +86,31 @@ Deno.test("registry lets third parties register, replace and remove providers", 
     RangeError,
   );
   assert.throws(() => registerProvider({ name: "x" } as never), TypeError);
+});
+
+Deno.test("the registry alone does not offer the memory provider: the test kit registers it when loaded", async () => {
+  const root = new URL("../", import.meta.url);
+  const probe = `const reg = await import(${
+    JSON.stringify(new URL("providers/registry.ts", root).href)
+  });
+const names = () => reg.listProviders().map((p) => p.name);
+const before = names();
+await import(${JSON.stringify(new URL("testing/mod.ts", root).href)});
+const memory = reg.listProviders().find((p) => p.name === "memory");
+const p = await reg.openProvider("MemoryProvider");
+console.log(JSON.stringify({ before, memory, name: p.name }));\n`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", probe],
+    cwd: new URL(".", root).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const result = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.deepEqual(result.before, ["capitalcom", "ccxt"]);
+  assert.equal(result.memory.builtin, true);
+  assert.deepEqual(result.memory.aliases, ["MemoryProvider"]);
+  assert.equal(result.name, "memory");
 });
 
 Deno.test("importing the registry and the pipeline does not load ccxt; opening ccxt does", async () => {

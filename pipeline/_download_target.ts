@@ -1,0 +1,174 @@
+/**
+ * The file side of `download()`: opens the `.ohlcv` writer (taking its lock),
+ * checks that nobody changed the file since it was read, copies the existing
+ * candles into a rebuilt file, saves the symbol-info `.toml` at the right
+ * moment, and on failure leaves nothing behind from a first download.
+ * Private.
+ *
+ * @module
+ */
+
+import { mkdir, rm } from "node:fs/promises";
+import { dirname } from "node:path";
+import { pathExists } from "../format/_file_io.ts";
+import { readSidecarRows } from "../format/_sidecar.ts";
+import type { CandleBatch } from "../format/candle_batch.ts";
+import { OhlcvReader, ohlcvRecordCount } from "../format/ohlcv_reader.ts";
+import { OhlcvWriter } from "../format/ohlcv_writer.ts";
+import type { SymbolInfo } from "../format/symbol_info.ts";
+import { symbolInfoPath, writeSymbolInfo } from "../format/symbol_info_toml.ts";
+import type { Timeframe } from "../format/timeframe.ts";
+import type { ExistingFile } from "./_download_plan.ts";
+
+/** Options of {@linkcode DownloadTarget.open}. */
+export interface DownloadTargetOptions {
+  readonly timeframe: Timeframe;
+  /** Write a fresh file that replaces the old one when closed. */
+  readonly replace: boolean;
+  /** What the file held when it was read (checked again under the lock). */
+  readonly existing: ExistingFile | undefined;
+  /** The tick grid of a new or rebuilt file. */
+  readonly grid: { minmove: number; pricescale: number } | undefined;
+  readonly durable: boolean;
+}
+
+/** The `.ohlcv` file and its `.toml` while a download writes them. */
+export class DownloadTarget {
+  /** The `.ohlcv` file. */
+  readonly path: string;
+  /** The symbol-info `.toml` beside it. */
+  readonly tomlPath: string;
+  readonly #options: DownloadTargetOptions;
+  readonly #fileExisted: boolean;
+  readonly #tomlExisted: boolean;
+  #writer: OhlcvWriter;
+  #replacing: boolean;
+
+  private constructor(
+    path: string,
+    options: DownloadTargetOptions,
+    writer: OhlcvWriter,
+    existed: { file: boolean; toml: boolean },
+  ) {
+    this.path = path;
+    this.tomlPath = symbolInfoPath(path);
+    this.#options = options;
+    this.#writer = writer;
+    this.#replacing = options.replace;
+    this.#fileExisted = existed.file;
+    this.#tomlExisted = existed.toml;
+  }
+
+  /**
+   * Creates the folder and opens the writer (which takes the file's lock).
+   * With an existing file, checks it is still what was read.
+   */
+  static async open(
+    path: string,
+    options: DownloadTargetOptions,
+  ): Promise<DownloadTarget> {
+    const file = await pathExists(path);
+    await mkdir(dirname(path), { recursive: true });
+    const toml = await pathExists(symbolInfoPath(path));
+    const writer = await OhlcvWriter.open(path, {
+      period: options.timeframe.period,
+      replace: options.replace,
+      durable: options.durable,
+      ...(options.grid ?? {}),
+    });
+    const target = new DownloadTarget(path, options, writer, { file, toml });
+    if (options.existing !== undefined) {
+      await target.#ensureUnchanged(options.replace);
+    }
+    return target;
+  }
+
+  /**
+   * True while a replacement is written: it stays invisible until `close()`
+   * renames it into place, and so does its symbol info.
+   */
+  get replacing(): boolean {
+    return this.#replacing;
+  }
+
+  /** Commits a batch. */
+  async append(batch: CandleBatch): Promise<void> {
+    await this.#writer.append(batch);
+  }
+
+  /**
+   * Drops the replacement and opens the file as it is for a top-up (and saves
+   * the symbol info now, as a top-up does before it starts).
+   */
+  async reopenForAppend(info: SymbolInfo, provider: string): Promise<void> {
+    await this.#writer.abort();
+    this.#writer = await OhlcvWriter.open(this.path, {
+      period: this.#options.timeframe.period,
+      durable: this.#options.durable,
+    });
+    this.#replacing = false;
+    await this.#ensureUnchanged(false);
+    await this.saveSymbolInfo(info, provider);
+  }
+
+  /**
+   * Copies every candle of the existing file (with its `.extra.csv` fields)
+   * into the replacement; returns how many.
+   */
+  async copyExisting(signal: AbortSignal | undefined): Promise<number> {
+    let copied = 0;
+    const reader = await OhlcvReader.open(this.path);
+    try {
+      const extras = await readSidecarRows(this.path, reader.count);
+      for await (const batch of reader.batches()) {
+        signal?.throwIfAborted();
+        const n = batch.time.length;
+        await this.#writer.append(
+          extras && extras.slice(copied, copied + n).some((e) => e)
+            ? { ...batch, extra: extras.slice(copied, copied + n) }
+            : batch,
+        );
+        copied += n;
+      }
+    } finally {
+      await reader.close();
+    }
+    return copied;
+  }
+
+  /** Writes the symbol-info `.toml`. */
+  async saveSymbolInfo(info: SymbolInfo, provider: string): Promise<void> {
+    await writeSymbolInfo(this.tomlPath, info, { provider });
+  }
+
+  /** Commits the file (renaming a replacement into place) and unlocks it. */
+  async close(): Promise<void> {
+    await this.#writer.close();
+  }
+
+  /**
+   * Aborts the writer (a replacement is discarded, committed candles stay).
+   * A first download that wrote nothing leaves no file behind.
+   */
+  async fail(error: unknown, nothingWritten: boolean): Promise<void> {
+    await this.#writer.abort(error);
+    if (!this.#fileExisted && nothingWritten) {
+      await rm(this.path, { force: true });
+      if (!this.#tomlExisted) await rm(this.tomlPath, { force: true });
+    }
+  }
+
+  // The file was read before its lock was taken: another writer may have
+  // changed it in between. Starting from a stale end would fail half-way.
+  async #ensureUnchanged(replace: boolean): Promise<void> {
+    const old = this.#options.existing!;
+    const writer = this.#writer;
+    const count = replace ? await ohlcvRecordCount(this.path) : writer.count;
+    if (count !== old.count || (!replace && writer.lastTime !== old.last)) {
+      await writer.abort();
+      throw new Error(
+        `Cannot download into ${this.path}: another writer changed it (${old.count} candles, now ${count}) while this download started; run it again`,
+      );
+    }
+  }
+}
