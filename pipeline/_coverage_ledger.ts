@@ -123,8 +123,9 @@ export class LedgerKeeper {
     this.#dirty = true;
   }
 
-  /** Writes the `.toml` now. */
-  async persist(): Promise<void> {
+  /** Writes the `.toml` now (recording `file` as the file it describes, when given). */
+  async persist(file?: LedgerFile): Promise<void> {
+    if (file !== undefined) this.ledger.file = file;
     const o = this.#options;
     await writeSymbolInfo(o.tomlPath, o.info, {
       provider: o.provider,

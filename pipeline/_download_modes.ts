@@ -75,7 +75,7 @@ async function fillInFront(
     undefined,
   );
   if (head.candles === 0) {
-    await target.reopenForAppend(ctx.info, providerString);
+    await target.reopenForAppend();
     return await topUp(ctx, plan, existing);
   }
   if (ctx.totals.last !== undefined) {

@@ -14,7 +14,11 @@ import {
   type CandleRow,
 } from "../format/candle_batch.ts";
 import type { SymbolInfo } from "../format/symbol_info.ts";
-import { nextPeriodStart, type Timeframe } from "../format/timeframe.ts";
+import {
+  nextPeriodStart,
+  periodStart,
+  type Timeframe,
+} from "../format/timeframe.ts";
 import type { CandleRequest, Provider } from "../providers/provider.ts";
 import { firstOnGrid } from "./_download_plan.ts";
 import type { ProgressTracker } from "./_progress_tracker.ts";
@@ -112,8 +116,19 @@ export interface SegmentContext {
   readonly nowMs: number;
   readonly signal: AbortSignal | undefined;
   readonly options: DownloadOptions;
-  /** Commits a batch to the file. */
+  /**
+   * Commits a batch to the file (a batch may hold only coverage claims), then
+   * records its claims.
+   */
   readonly write: (batch: CandleBatch) => Promise<void>;
+  /**
+   * Told of each range asked for, and — for a provider that makes no
+   * coverage claims of its own — of the range its finished answer covers.
+   */
+  readonly coverage?: {
+    request(from: number, to: number): void;
+    claim(claims: CandleBatch["coverage"]): void;
+  } | undefined;
   readonly totals: DownloadTotals;
   readonly tracker: ProgressTracker;
 }
@@ -198,14 +213,27 @@ export async function fetchSegment(
     after: after?.[0],
   });
   let candles = 0;
+  let claimed = false;
+  // Candles open before the forming period: the range asked for ends there.
+  const asked = Math.min(to, periodStart(tf, ctx.nowMs));
+  ctx.coverage?.request(start, asked);
   const sink = new WritableStream<CandleBatch>({
     async write(batch) {
+      if (batch.coverage !== undefined) claimed = true;
       await ctx.write(batch);
+      if (batch.time.length === 0) return;
       candles += batch.time.length;
       totals.addWritten(batch);
       tracker.add(batch);
     },
   });
+  // A provider without claims: a finished answer covers the range asked for,
+  // a failed one the part up to its last candle (it delivers in order).
+  const legacyClaim = (end: number) => {
+    if (!claimed && end > start) {
+      ctx.coverage?.claim([{ from: start, to: end, state: "fetched" }]);
+    }
+  };
   try {
     await ReadableStream.from(ctx.provider.candles(request))
       .pipeThrough(new OrderStream({ maxBuffered: options.maxBuffered }))
@@ -216,6 +244,12 @@ export async function fetchSegment(
       .pipeThrough(validate)
       .pipeThrough(gaps)
       .pipeTo(sink, signal ? { signal } : {});
+    legacyClaim(Math.min(asked, periodStart(tf, ctx.clock())));
+  } catch (error) {
+    if (candles > 0 && totals.last !== undefined) {
+      legacyClaim(nextPeriodStart(tf, totals.last));
+    }
+    throw error;
   } finally {
     totals.addStages(closed, dedupe, validate, gaps);
   }

@@ -11,6 +11,7 @@ import type { DownloadPlan, DownloadRequest } from "./_download_plan.ts";
 import type { FetchResult } from "./_download_modes.ts";
 import type { DownloadTotals } from "./_download_segment.ts";
 import type { DownloadSummary } from "./download_options.ts";
+import type { CoverageReport } from "./coverage_report.ts";
 
 /** The provider's request counters at one moment. */
 export type StatsSnapshot = Pick<ProviderStats, "requests" | "retries">;
@@ -31,6 +32,10 @@ export interface SummaryParts {
   readonly statsAfter: StatsSnapshot;
   /** When the run started (`performance.now()`), for the wall time. */
   readonly started: number;
+  /** The coverage of what the run asked for. */
+  readonly coverage: CoverageReport;
+  /** Why an earlier ledger was set aside. */
+  readonly ledgerNote: string | undefined;
 }
 
 /** Reads the file's count and first/last candle and builds the summary. */
@@ -78,6 +83,8 @@ export async function summarizeDownload(
     conflicts: totals.conflicts,
     conflictSamples: totals.conflictSamples,
     formingDropped: totals.forming,
+    coverage: parts.coverage,
+    ...(parts.ledgerNote !== undefined ? { ledgerNote: parts.ledgerNote } : {}),
     durationMs: performance.now() - parts.started,
   };
 }

@@ -15,9 +15,10 @@ import { readSidecarRows } from "../format/_sidecar.ts";
 import type { CandleBatch } from "../format/candle_batch.ts";
 import { OhlcvReader, ohlcvRecordCount } from "../format/ohlcv_reader.ts";
 import { OhlcvWriter } from "../format/ohlcv_writer.ts";
-import type { SymbolInfo } from "../format/symbol_info.ts";
-import { symbolInfoPath, writeSymbolInfo } from "../format/symbol_info_toml.ts";
+import { symbolInfoPath } from "../format/symbol_info_toml.ts";
 import type { Timeframe } from "../format/timeframe.ts";
+import type { LedgerFile } from "../format/coverage.ts";
+import type { LedgerKeeper } from "./_coverage_ledger.ts";
 import type { ExistingFile } from "./_download_plan.ts";
 
 /** Options of {@linkcode DownloadTarget.open}. */
@@ -30,6 +31,8 @@ export interface DownloadTargetOptions {
   /** The tick grid of a new or rebuilt file. */
   readonly grid: { minmove: number; pricescale: number } | undefined;
   readonly durable: boolean;
+  /** The file's coverage ledger, written with the symbol info. */
+  readonly ledger: LedgerKeeper;
 }
 
 /** The `.ohlcv` file and its `.toml` while a download writes them. */
@@ -91,16 +94,22 @@ export class DownloadTarget {
     return this.#replacing;
   }
 
-  /** Commits a batch. */
+  /** Commits a batch (one without candles does nothing). */
   async append(batch: CandleBatch): Promise<void> {
-    await this.#writer.append(batch);
+    if (batch.time.length > 0) await this.#writer.append(batch);
+  }
+
+  /** The committed candles of the file being written (or its replacement). */
+  get committed(): LedgerFile {
+    const w = this.#writer;
+    return { records: w.count, first: w.firstTime, last: w.lastTime };
   }
 
   /**
    * Drops the replacement and opens the file as it is for a top-up (and saves
    * the symbol info now, as a top-up does before it starts).
    */
-  async reopenForAppend(info: SymbolInfo, provider: string): Promise<void> {
+  async reopenForAppend(): Promise<void> {
     await this.#writer.abort();
     this.#writer = await OhlcvWriter.open(this.path, {
       period: this.#options.timeframe.period,
@@ -108,7 +117,7 @@ export class DownloadTarget {
     });
     this.#replacing = false;
     await this.#ensureUnchanged(false);
-    await this.saveSymbolInfo(info, provider);
+    await this.saveSymbolInfo();
   }
 
   /**
@@ -136,9 +145,19 @@ export class DownloadTarget {
     return copied;
   }
 
-  /** Writes the symbol-info `.toml`. */
-  async saveSymbolInfo(info: SymbolInfo, provider: string): Promise<void> {
-    await writeSymbolInfo(this.tomlPath, info, { provider });
+  /** Writes the symbol-info `.toml` with the coverage ledger. */
+  async saveSymbolInfo(): Promise<void> {
+    await this.#options.ledger.persist(this.committed);
+  }
+
+  /**
+   * Records a committed batch's claims in the ledger, and writes the ledger
+   * now and then (not while a replacement is invisible: then on close).
+   */
+  async recordClaims(claims: CandleBatch["coverage"]): Promise<void> {
+    const ledger = this.#options.ledger;
+    ledger.claim(claims, this.committed);
+    if (!this.#replacing) await ledger.persistSoon();
   }
 
   /** Commits the file (renaming a replacement into place) and unlocks it. */
@@ -148,14 +167,17 @@ export class DownloadTarget {
 
   /**
    * Aborts the writer (a replacement is discarded, committed candles stay).
-   * A first download that wrote nothing leaves no file behind.
+   * A first download that wrote nothing leaves no file behind. Returns true
+   * when the file (and its `.toml`) stay, to be told what the run got.
    */
-  async fail(error: unknown, nothingWritten: boolean): Promise<void> {
+  async fail(error: unknown, nothingWritten: boolean): Promise<boolean> {
     await this.#writer.abort(error);
     if (!this.#fileExisted && nothingWritten) {
       await rm(this.path, { force: true });
       if (!this.#tomlExisted) await rm(this.tomlPath, { force: true });
+      return false;
     }
+    return !this.#replacing;
   }
 
   // The file was read before its lock was taken: another writer may have

@@ -26,6 +26,7 @@ import { batchFromRows } from "../format/candle_batch.ts";
 import {
   type CoverageLedger,
   type CoverageState,
+  type Run,
   RunSet,
   unresolved,
 } from "../format/coverage.ts";
@@ -87,6 +88,11 @@ export interface CoverageReportOptions {
    * parts of it never requested show as `"never-requested"`. @default {the candles}
    */
   readonly extent?: { readonly from: number; readonly to: number } | undefined;
+  /**
+   * Describe only these runs of the range (a download's report covers what
+   * the run asked for, not the rest of the file). @default {the whole range}
+   */
+  readonly within?: Iterable<Run> | undefined;
 }
 
 const STATES: readonly CoverageState[] = [
@@ -169,7 +175,11 @@ export async function coverageReport(
     CoverageState,
     number
   >;
-  for (const [set, state] of labelled) {
+  const within = options.within === undefined
+    ? undefined
+    : new RunSet(options.within);
+  for (const [set0, state] of labelled) {
+    const set = within ? set0.intersect(within) : set0;
     for (const [a, b] of set.runs) {
       segments.push({ from: a, to: b, state });
       totals[state] += b - a;

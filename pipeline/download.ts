@@ -40,6 +40,8 @@ import {
 } from "./_download_segment.ts";
 import { statsSnapshot, summarizeDownload } from "./_download_summary.ts";
 import { DownloadTarget } from "./_download_target.ts";
+import { openLedger, runCoverage } from "./_download_coverage.ts";
+import { RunSet } from "../format/coverage.ts";
 import { ProgressTracker } from "./_progress_tracker.ts";
 import type { DownloadOptions, DownloadSummary } from "./download_options.ts";
 import type { SymbolInfo } from "../format/symbol_info.ts";
@@ -88,13 +90,15 @@ export async function download(
   const info = await provider.symbolInfo(request.symbol, timeframe);
   signal?.throwIfAborted();
 
-  // 3. Open and lock the file.
+  // 3. The coverage ledger, and the file opened and locked.
+  const ledger = await openLedger(request, existing, info);
   const target = await DownloadTarget.open(request.path, {
     timeframe,
     replace: plan.mode === "prepend" || plan.mode === "truncate",
     existing,
     grid: tickGrid(plan.mode, existing, info),
     durable: options.durable ?? true,
+    ledger: ledger.keeper,
   });
 
   // 4. The stage pipeline, segment by segment, into the file.
@@ -106,8 +110,20 @@ export async function download(
     periodMs: timeframe.calendar ? 0 : timeframe.ms,
     intervalMs: options.progressIntervalMs,
   });
+  // What this run asked for: its report covers that.
+  const asked = new RunSet();
   const ctx = segmentContext(provider, request, info, options, {
-    write: (batch) => target.append(batch),
+    write: async (batch) => {
+      await target.append(batch);
+      if (batch.coverage) await target.recordClaims(batch.coverage);
+    },
+    coverage: {
+      request: (from, to) => {
+        asked.add(from, to);
+        ledger.keeper.request(from, to);
+      },
+      claim: (claims) => ledger.keeper.claim(claims, target.committed),
+    },
     totals,
     tracker,
   });
@@ -115,17 +131,20 @@ export async function download(
   try {
     // A replacement is invisible until its rename: its symbol info is saved
     // then too, so a failed replacement leaves the old `.toml` as it was.
-    if (!target.replacing) await target.saveSymbolInfo(info, providerString);
+    if (!target.replacing) await target.saveSymbolInfo();
     result = await fetchByPlan(ctx, target, plan, existing, providerString);
     signal?.throwIfAborted();
     checkGridAlignment(ctx, providerString);
     await target.close();
   } catch (error) {
-    await target.fail(error, totals.written === 0);
+    // The file keeps what was committed; its ledger says what is missing.
+    if (await target.fail(error, totals.written === 0)) {
+      await target.saveSymbolInfo();
+    }
     if (signal?.aborted) throw signal.reason;
     throw error;
   }
-  if (target.replacing) await target.saveSymbolInfo(info, providerString);
+  await target.saveSymbolInfo();
   tracker.finish();
 
   // 5. The summary.
@@ -137,6 +156,8 @@ export async function download(
     statsBefore,
     statsAfter: statsSnapshot(provider.stats),
     started,
+    coverage: await runCoverage(ledger.keeper, asked, request, totals, info),
+    ledgerNote: ledger.discarded,
   });
 }
 
@@ -170,7 +191,7 @@ function segmentContext(
   request: DownloadRequest,
   info: SymbolInfo,
   options: DownloadOptions,
-  parts: Pick<SegmentContext, "write" | "totals" | "tracker">,
+  parts: Pick<SegmentContext, "write" | "coverage" | "totals" | "tracker">,
 ): SegmentContext {
   return {
     provider,

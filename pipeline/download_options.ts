@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { CoverageReport } from "./coverage_report.ts";
 import type { Timeframe } from "../format/timeframe.ts";
 import type { DedupeConflict } from "./dedupe_stream.ts";
 import type { Gap } from "./gap_stream.ts";
@@ -158,6 +159,15 @@ export interface DownloadSummary {
   readonly conflictSamples: readonly DedupeConflict[];
   /** Forming (not yet closed) candles dropped. */
   readonly formingDropped: number;
+  /**
+   * What became of every period this run asked for (fetched, verified
+   * empty, closed, not served, failed), from the file's coverage ledger.
+   * `coverage.complete` is false when part of it was not had: `repair()`
+   * (or running again) fetches exactly those periods.
+   */
+  readonly coverage: CoverageReport;
+  /** Why the file's earlier coverage ledger was set aside, when it was. */
+  readonly ledgerNote?: string | undefined;
   /** Wall time, ms. */
   readonly durationMs: number;
 }

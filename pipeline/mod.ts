@@ -34,3 +34,4 @@ export * from "./progress_stream.ts";
 export * from "./date_input.ts";
 export * from "./download.ts";
 export * from "./coverage_report.ts";
+export * from "./repair.ts";
