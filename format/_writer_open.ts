@@ -15,6 +15,7 @@ import { encodeHeader, type HeaderFields } from "./_header.ts";
 import { inspectOpenFile } from "./_inspect.ts";
 import { fsyncDir, isNotFound, randomSuffix, writeFully } from "./_file_io.ts";
 import { Sidecar, sidecarPath } from "./_sidecar.ts";
+import type { OhlcvWriterOptions } from "./ohlcv_writer_options.ts";
 import { checkGrid, type Grid } from "./_batch_validation.ts";
 
 /** An opened file, ready for a writer. */
@@ -45,14 +46,7 @@ export interface OpenOptions {
 /** Checks the arguments of `OhlcvWriter.open` and applies the defaults. */
 export function resolveOpenOptions(
   path: string,
-  options: {
-    period: string | Timeframe;
-    minmove?: number;
-    pricescale?: number;
-    replace?: boolean;
-    durable?: boolean;
-    lock?: boolean;
-  },
+  options: OhlcvWriterOptions,
 ): OpenOptions {
   if (typeof path !== "string" || path === "") {
     throw new TypeError("OhlcvWriter.open needs a file path");

@@ -51,36 +51,10 @@ import {
 } from "./_writer_open.ts";
 import { STREAM_AHEAD, writerStream } from "./_writer_stream.ts";
 
-export { OhlcvLockedError } from "./_file_lock.ts";
+import type { OhlcvWriterOptions } from "./ohlcv_writer_options.ts";
 
-/** Options for {@linkcode OhlcvWriter.open}. */
-export interface OhlcvWriterOptions {
-  /**
-   * TradingView period (`"1"`, `"60"`, `"1D"`, `"15S"`, `"1W"`, `"1M"`) or a
-   * parsed timeframe. Refused if it differs from an existing file's period.
-   */
-  period: string | Timeframe;
-  /** Tick grid numerator; give with `pricescale` or not at all. @default {adopted from the file, else no grid} */
-  minmove?: number;
-  /** Tick grid denominator; give with `minmove` or not at all. @default {adopted from the file, else no grid} */
-  pricescale?: number;
-  /**
-   * Write a fresh file to a temporary path in the same folder and rename it
-   * over `path` on `close()`; the old file (and its sidecar) stay untouched
-   * until then, and `abort()` deletes the temporary file. Required to write
-   * over a legacy v1 file.
-   * @default {false}
-   */
-  replace?: boolean;
-  /** fsync every commit (otherwise once on close). @default {true} */
-  durable?: boolean;
-  /**
-   * Hold the lock file `<path>.lock` (pid inside; a stale lock of a dead
-   * process is taken over) so a second writer gets a clear error.
-   * @default {true}
-   */
-  lock?: boolean;
-}
+export { OhlcvLockedError } from "./_file_lock.ts";
+export type { OhlcvWriterOptions } from "./ohlcv_writer_options.ts";
 
 /**
  * Test hooks: run just before an internal step; throwing simulates a crash
@@ -464,15 +438,31 @@ export class OhlcvWriter implements AsyncDisposable {
 
   async #fail(): Promise<void> {
     this.#state = "failed";
-    await this.#closeOut().catch(noop);
-    await this.#fh.close().catch(() => {});
-    await this.#sidecar.close().catch(() => {});
-    if (this.#replace) {
-      await unlink(this.#filePath).catch(() => {});
-      await unlink(this.#sidecar.path).catch(() => {});
+    await this.#discard(false);
+  }
+
+  /**
+   * Closes the files without a commit more (after syncing them when `sync`),
+   * deletes the temporary files in replace mode and releases the lock.
+   * Errors but the lock's are ignored: committed data is already on disk.
+   */
+  async #discard(sync: boolean): Promise<void> {
+    try {
+      await this.#closeOut().catch(noop);
+      if (sync) {
+        await this.#fh.sync().catch(noop);
+        await this.#sidecar.sync().catch(noop);
+      }
+      await this.#fh.close().catch(noop);
+      await this.#sidecar.close().catch(noop);
+      if (this.#replace) {
+        await unlink(this.#filePath).catch(noop);
+        await unlink(this.#sidecar.path).catch(noop);
+      }
+    } finally {
+      await this.#lock?.release();
+      this.#lock = null;
     }
-    await this.#lock?.release();
-    this.#lock = null;
   }
 
   /**
@@ -579,22 +569,7 @@ export class OhlcvWriter implements AsyncDisposable {
     return this.#serial(async () => {
       if (this.#state !== "open") return;
       this.#state = "aborted";
-      try {
-        await this.#closeOut().catch(noop);
-        if (!this.#durable && !this.#replace) {
-          await this.#fh.sync().catch(() => {});
-          await this.#sidecar.sync().catch(() => {});
-        }
-        await this.#fh.close().catch(() => {});
-        await this.#sidecar.close().catch(() => {});
-        if (this.#replace) {
-          await unlink(this.#filePath).catch(() => {});
-          await unlink(this.#sidecar.path).catch(() => {});
-        }
-      } finally {
-        await this.#lock?.release();
-        this.#lock = null;
-      }
+      await this.#discard(!this.#durable && !this.#replace);
     });
   }
 
