@@ -6,7 +6,7 @@
  * @module
  */
 
-import { allocBatch, type CandleBatch } from "./candle_batch.ts";
+import { type CandleBatch, selectCandles } from "./candle_batch.ts";
 import { FormatError } from "./format_error.ts";
 
 /** Unit the timestamps of an imported file were given in. */
@@ -441,17 +441,7 @@ export class CandleAccumulator {
           );
         }
       }
-      const src = batch;
-      batch = allocBatch(n);
-      for (let j = 0; j < n; j++) {
-        const i = order[j]!;
-        batch.time[j] = src.time[i]!;
-        batch.open[j] = src.open[i]!;
-        batch.high[j] = src.high[i]!;
-        batch.low[j] = src.low[i]!;
-        batch.close[j] = src.close[i]!;
-        batch.volume[j] = src.volume[i]!;
-      }
+      batch = selectCandles(batch, order, n);
     }
     return {
       batch,

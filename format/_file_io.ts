@@ -5,7 +5,8 @@
  */
 
 import { writeSync } from "node:fs";
-import { type FileHandle, stat } from "node:fs/promises";
+import { type FileHandle, open, stat } from "node:fs/promises";
+import { dirname } from "node:path";
 
 /** Reads exactly `length` bytes at `position` into `buf` at `offset` (fewer at EOF); returns bytes read. */
 export async function readFully(
@@ -49,6 +50,25 @@ export async function writeFully(
       throw new Error(`Write made no progress at byte ${position + done}`);
     }
     done += bytesWritten;
+  }
+}
+
+/** Eight random hex digits, for temporary file names beside a file. */
+export function randomSuffix(): string {
+  return Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0");
+}
+
+/** fsyncs the folder holding `path`, so a rename into it is durable. */
+export async function fsyncDir(path: string): Promise<void> {
+  try {
+    const fh = await open(dirname(path), "r");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Not supported everywhere (e.g. Windows); the rename itself is atomic.
   }
 }
 

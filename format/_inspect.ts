@@ -20,7 +20,7 @@ import {
   type V2Header,
 } from "./_header.ts";
 import { readFully } from "./_file_io.ts";
-import type { OhlcvInfo } from "./ohlcv_reader.ts";
+import type { OhlcvInfo } from "./ohlcv_info.ts";
 
 /** Result of validating an open file. */
 export interface InspectedFile {

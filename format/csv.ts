@@ -28,7 +28,11 @@
 import { open } from "node:fs/promises";
 import { parse as parseCsv } from "csv-parse/sync";
 import { stringify as stringifyCsv } from "csv-stringify/sync";
-import { batchLength, type CandleBatch } from "./candle_batch.ts";
+import {
+  batchLength,
+  CANDLE_COLUMNS,
+  type CandleBatch,
+} from "./candle_batch.ts";
 import { FormatError } from "./format_error.ts";
 import { csvBytes } from "./_text_bytes.ts";
 import { type BatchSource, writeEncodedFile } from "./_encoded_file.ts";
@@ -70,20 +74,11 @@ export interface CsvExportOptions {
 // several times faster).
 const MS_HEADER: string = stringifyCsv([[
   "timestamp",
-  "open",
-  "high",
-  "low",
-  "close",
-  "volume",
+  ...CANDLE_COLUMNS.slice(1),
 ]], { record_delimiter: "windows" });
-const ISO_HEADER: string = stringifyCsv([[
-  "time",
-  "open",
-  "high",
-  "low",
-  "close",
-  "volume",
-]], { record_delimiter: "windows" });
+const ISO_HEADER: string = stringifyCsv([[...CANDLE_COLUMNS]], {
+  record_delimiter: "windows",
+});
 
 function checkTimeFormat(options: CsvExportOptions): ExportTimeFormat {
   const f = options.timeFormat ?? "ms";

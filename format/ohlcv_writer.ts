@@ -21,15 +21,9 @@
  * @module
  */
 
-import { type FileHandle, open, rename, unlink } from "node:fs/promises";
-import { dirname } from "node:path";
-import {
-  allocBatch,
-  assertCandleBatch,
-  type CandleBatch,
-} from "./candle_batch.ts";
-import { FormatError } from "./format_error.ts";
-import { parsePeriod, parseTimeframe, type Timeframe } from "./timeframe.ts";
+import { type FileHandle, rename, unlink } from "node:fs/promises";
+import { assertCandleBatch, type CandleBatch } from "./candle_batch.ts";
+import type { Timeframe } from "./timeframe.ts";
 import {
   encodeHeader,
   FIXED_HEADER_SIZE,
@@ -38,50 +32,29 @@ import {
   standardLayout,
   unitMs,
 } from "./_header.ts";
-import { decodeStandard, encodeStandard, validateEncode36 } from "./_codec.ts";
-import { firstFailing, resolutionLimit } from "./_promotion.ts";
-import { inspectOpenFile } from "./_inspect.ts";
 import {
   type BulkWriter,
-  isNotFound,
+  fsyncDir,
   openBulkWriter,
-  readFully,
   writeFully,
   writeHeaderSync,
 } from "./_file_io.ts";
 import { acquireLock, type FileLock } from "./_file_lock.ts";
-import { Sidecar, sidecarPath, type SidecarRows } from "./_sidecar.ts";
+import { type Sidecar, sidecarPath, type SidecarRows } from "./_sidecar.ts";
+import { checkGrid } from "./_batch_validation.ts";
+import { encodeBatch } from "./_batch_encoding.ts";
+import { rebuildFile } from "./_rebuild.ts";
+import {
+  type OpenedFile,
+  openWriterFile,
+  resolveOpenOptions,
+} from "./_writer_open.ts";
+import { STREAM_AHEAD, writerStream } from "./_writer_stream.ts";
+
+import type { OhlcvWriterOptions } from "./ohlcv_writer_options.ts";
 
 export { OhlcvLockedError } from "./_file_lock.ts";
-
-/** Options for {@linkcode OhlcvWriter.open}. */
-export interface OhlcvWriterOptions {
-  /**
-   * TradingView period (`"1"`, `"60"`, `"1D"`, `"15S"`, `"1W"`, `"1M"`) or a
-   * parsed timeframe. Refused if it differs from an existing file's period.
-   */
-  period: string | Timeframe;
-  /** Tick grid numerator; give with `pricescale` or not at all. @default {adopted from the file, else no grid} */
-  minmove?: number;
-  /** Tick grid denominator; give with `minmove` or not at all. @default {adopted from the file, else no grid} */
-  pricescale?: number;
-  /**
-   * Write a fresh file to a temporary path in the same folder and rename it
-   * over `path` on `close()`; the old file (and its sidecar) stay untouched
-   * until then, and `abort()` deletes the temporary file. Required to write
-   * over a legacy v1 file.
-   * @default {false}
-   */
-  replace?: boolean;
-  /** fsync every commit (otherwise once on close). @default {true} */
-  durable?: boolean;
-  /**
-   * Hold the lock file `<path>.lock` (pid inside; a stale lock of a dead
-   * process is taken over) so a second writer gets a clear error.
-   * @default {true}
-   */
-  lock?: boolean;
-}
+export type { OhlcvWriterOptions } from "./ohlcv_writer_options.ts";
 
 /**
  * Test hooks: run just before an internal step; throwing simulates a crash
@@ -96,20 +69,7 @@ export interface OhlcvWriterHooks {
   beforeRebuildRename?: () => void | Promise<void>;
 }
 
-const MAX_U32 = 0xffffffff;
-const MAX_SAFE = Number.MAX_SAFE_INTEGER;
-const REBUILD_CHUNK = 65536;
-/**
- * Batches `writable` may hold uncommitted after a write returns: their
- * records are written while the batch before them is being committed.
- */
-const STREAM_AHEAD = 2;
 const noop = (): void => {};
-
-interface Grid {
-  minmove: number;
-  pricescale: number;
-}
 
 /** A validated, encoded batch waiting for its commit. */
 interface Prepared {
@@ -129,57 +89,6 @@ interface Prepared {
   written?: Promise<void>;
 }
 
-/** The outcome of validating a batch (pass 1): nothing is written yet. */
-interface Plan {
-  /** Pairs `[index, maskFromThatCandleOn]` where promotion happens. */
-  events: number[];
-  mask: number;
-  dense: boolean;
-}
-
-function checkGrid(minmove: unknown, pricescale: unknown): Grid | null {
-  if (minmove === undefined && pricescale === undefined) return null;
-  if (minmove === undefined || pricescale === undefined) {
-    throw new TypeError(
-      "minmove and pricescale go together: give both or neither",
-    );
-  }
-  for (const [name, v] of [["minmove", minmove], ["pricescale", pricescale]]) {
-    if (typeof v !== "number") {
-      throw new TypeError(`${name} must be a number, got ${typeof v}`);
-    }
-    if (!Number.isInteger(v) || v < 1 || v > MAX_U32) {
-      throw new RangeError(
-        `${name} must be a whole number from 1 to ${MAX_U32}, got ${v}`,
-      );
-    }
-  }
-  return { minmove: minmove as number, pricescale: pricescale as number };
-}
-
-function isoOrRaw(t: number): string {
-  return Number.isFinite(t) && Math.abs(t) <= 8.64e15
-    ? new Date(t).toISOString()
-    : String(t);
-}
-
-function randomSuffix(): string {
-  return Math.floor(Math.random() * 0x100000000).toString(16).padStart(8, "0");
-}
-
-async function fsyncDir(path: string): Promise<void> {
-  try {
-    const fh = await open(dirname(path), "r");
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Not supported everywhere (e.g. Windows); the rename itself is atomic.
-  }
-}
-
 /**
  * Appends candles to an `.ohlcv` v2 file. Create with
  * {@linkcode OhlcvWriter.open}; every {@linkcode OhlcvWriter.append} validates
@@ -192,20 +101,13 @@ export class OhlcvWriter implements AsyncDisposable {
   readonly #replace: boolean;
   readonly #durable: boolean;
   readonly #period: string;
-  readonly #intervalValue: number;
-  readonly #intervalUnit: number;
   readonly #periodMs: number; // 0 = never dense (months)
   #fh: FileHandle;
   #lock: FileLock | null;
   #sidecar: Sidecar;
-  #count: number;
-  #first: number;
-  #last: number;
-  #dense: boolean;
-  #mask: number;
-  #minmove: number;
-  #pricescale: number;
-  /** What the header on disk says (the fields above are the planned state). */
+  /** The planned state: the header once every queued batch is committed. */
+  #planned: HeaderFields;
+  /** What the header on disk says. */
   #disk: HeaderFields;
   #state: "open" | "closed" | "aborted" | "failed" = "open";
   #closing = false;
@@ -228,45 +130,31 @@ export class OhlcvWriter implements AsyncDisposable {
   #syncedSeq = 0;
   /** The error that failed a commit (the writer is then "failed"). */
   #failure: { error: unknown } | undefined;
-  /** `writable`: commits not yet awaited. */
-  #uncommitted: Promise<void>[] = [];
-  /** `writable`: settles when the last batch's records are written. */
-  #lastWritten: Promise<void> = Promise.resolve();
   #writable: WritableStream<CandleBatch> | undefined;
   /** @internal */
   hooks: OhlcvWriterHooks = {};
 
-  private constructor(init: {
-    path: string;
-    filePath: string;
-    replace: boolean;
-    durable: boolean;
-    tf: Timeframe;
-    fh: FileHandle;
-    lock: FileLock | null;
-    sidecar: Sidecar;
-    fields: HeaderFields;
-  }) {
+  private constructor(
+    init: OpenedFile & {
+      path: string;
+      replace: boolean;
+      durable: boolean;
+      tf: Timeframe;
+      lock: FileLock | null;
+    },
+  ) {
     this.path = init.path;
     this.#filePath = init.filePath;
     this.#replace = init.replace;
     this.#durable = init.durable;
     this.#period = init.tf.period;
     // An existing file keeps its own interval encoding (hours stay unit 3).
-    this.#intervalValue = init.fields.intervalValue;
-    this.#intervalUnit = init.fields.intervalUnit;
-    this.#periodMs = this.#intervalValue * unitMs(this.#intervalUnit);
+    const f = init.fields;
+    this.#periodMs = f.intervalValue * unitMs(f.intervalUnit);
     this.#fh = init.fh;
     this.#lock = init.lock;
     this.#sidecar = init.sidecar;
-    const f = init.fields;
-    this.#count = f.count;
-    this.#first = f.first;
-    this.#last = f.last;
-    this.#dense = f.dense;
-    this.#mask = f.mask;
-    this.#minmove = f.minmove;
-    this.#pricescale = f.pricescale;
+    this.#planned = { ...f };
     this.#disk = { ...f };
   }
 
@@ -280,198 +168,25 @@ export class OhlcvWriter implements AsyncDisposable {
     path: string,
     options: OhlcvWriterOptions,
   ): Promise<OhlcvWriter> {
-    if (typeof path !== "string" || path === "") {
-      throw new TypeError("OhlcvWriter.open needs a file path");
-    }
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError(
-        "OhlcvWriter.open needs options with at least a period",
-      );
-    }
-    const tf = typeof options.period === "string"
-      ? parsePeriod(options.period)
-      : parseTimeframe(options.period);
-    const grid = checkGrid(options.minmove, options.pricescale);
-    const replace = options.replace ?? false;
-    const durable = options.durable ?? true;
-    const lock = options.lock ?? true ? await acquireLock(path) : null;
-    try {
-      return replace
-        ? await OhlcvWriter.#openReplace(path, tf, grid, durable, lock)
-        : await OhlcvWriter.#openAppend(path, tf, grid, durable, lock);
-    } catch (err) {
-      await lock?.release();
-      throw err;
-    }
-  }
-
-  static async #createFile(
-    filePath: string,
-    fields: HeaderFields,
-    durable: boolean,
-    exclusive: boolean,
-  ): Promise<FileHandle> {
-    const fh = await open(filePath, exclusive ? "wx+" : "w+");
-    try {
-      const header = encodeHeader(fields);
-      await writeFully(fh, header, 0, header.length, 0);
-      if (durable) await fh.sync();
-      return fh;
-    } catch (err) {
-      await fh.close();
-      throw err;
-    }
-  }
-
-  static async #openReplace(
-    path: string,
-    tf: Timeframe,
-    grid: Grid | null,
-    durable: boolean,
-    lock: FileLock | null,
-  ): Promise<OhlcvWriter> {
-    const fields = emptyFields(tf, grid);
-    const filePath = `${path}.${randomSuffix()}.tmp`;
-    const fh = await OhlcvWriter.#createFile(filePath, fields, durable, true);
-    const sidecar = await Sidecar.open(
-      sidecarPath(filePath),
-      0,
-      durable,
-      true,
-    );
-    return new OhlcvWriter({
+    const { tf, grid, replace, durable, locked } = resolveOpenOptions(
       path,
-      filePath,
-      replace: true,
-      durable,
-      tf,
-      fh,
-      lock,
-      sidecar,
-      fields,
-    });
-  }
-
-  static async #openAppend(
-    path: string,
-    tf: Timeframe,
-    grid: Grid | null,
-    durable: boolean,
-    lock: FileLock | null,
-  ): Promise<OhlcvWriter> {
-    let fh: FileHandle;
+      options,
+    );
+    const lock = locked ? await acquireLock(path) : null;
     try {
-      fh = await open(path, "r+");
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-      // New file: write it under a temporary name and rename it into place.
-      const fields = emptyFields(tf, grid);
-      const tmp = `${path}.${randomSuffix()}.tmp`;
-      const tfh = await OhlcvWriter.#createFile(tmp, fields, durable, true);
-      await tfh.close();
-      try {
-        await rename(tmp, path);
-      } catch (e) {
-        await unlink(tmp).catch(() => {});
-        throw e;
-      }
-      if (durable) await fsyncDir(path);
-      const sidecar = await freshSidecar(path, durable);
-      return new OhlcvWriter({
-        path,
-        filePath: path,
-        replace: false,
-        durable,
-        tf,
-        fh: await open(path, "r+"),
-        lock,
-        sidecar,
-        fields,
-      });
-    }
-    try {
-      const size = (await fh.stat()).size;
-      if (size === 0) {
-        // An empty file holds nothing to lose: give it a fresh header.
-        const fields = emptyFields(tf, grid);
-        await fh.close();
-        const nfh = await OhlcvWriter.#createFile(path, fields, durable, false);
-        fh = nfh;
-        const sidecar = await freshSidecar(path, durable);
-        return new OhlcvWriter({
-          path,
-          filePath: path,
-          replace: false,
-          durable,
-          tf,
-          fh,
-          lock,
-          sidecar,
-          fields,
-        });
-      }
-      const { info, header } = await inspectOpenFile(fh, path);
-      if (header === null) {
-        throw new FormatError(
-          `Cannot append to ${path}: it is a legacy v1 file, which is read-only; open the writer with replace: true to rewrite it as v2`,
-          { path },
-        );
-      }
-      if (header.period !== tf.period) {
-        throw new RangeError(
-          `Cannot append to ${path}: the file holds period "${header.period}" but the writer was opened with "${tf.period}"; use the file's period or replace: true`,
-        );
-      }
-      if (header.standardMask < 0) {
-        throw new FormatError(
-          `Cannot append to ${path}: its column layout is not one this writer produces; open the writer with replace: true to rewrite it`,
-          { path },
-        );
-      }
-      const fields: HeaderFields = {
-        mask: header.standardMask,
-        count: header.count,
-        first: info.first ?? 0,
-        last: info.last ?? 0,
-        dense: info.dense,
-        intervalValue: header.intervalValue,
-        intervalUnit: header.intervalUnit,
-        minmove: header.minmove,
-        pricescale: header.pricescale,
-      };
-      const extent = header.headerSize + header.count * header.recordSize;
-      if (size > extent) {
-        // A crash between writing records and committing the header.
-        await fh.truncate(extent);
-        if (durable) await fh.sync();
-      }
-      const sidecar = await Sidecar.open(
-        sidecarPath(path),
-        header.count,
-        durable,
-        false,
-      );
-      const w = new OhlcvWriter({
-        path,
-        filePath: path,
-        replace: false,
-        durable,
-        tf,
-        fh,
-        lock,
-        sidecar,
-        fields,
-      });
-      if (
-        grid &&
-        (grid.minmove !== fields.minmove ||
-          grid.pricescale !== fields.pricescale)
-      ) {
-        await w.setTickInfo(grid.minmove, grid.pricescale);
+      const file = await openWriterFile(path, tf, grid, durable, replace);
+      const w = new OhlcvWriter({ path, replace, durable, tf, lock, ...file });
+      if (file.newGrid) {
+        try {
+          await w.setTickInfo(file.newGrid.minmove, file.newGrid.pricescale);
+        } catch (err) {
+          await file.fh.close().catch(() => {});
+          throw err;
+        }
       }
       return w;
     } catch (err) {
-      await fh.close().catch(() => {});
+      await lock?.release();
       throw err;
     }
   }
@@ -498,11 +213,11 @@ export class OhlcvWriter implements AsyncDisposable {
   }
   /** Tick grid numerator (0 = no grid). */
   get minmove(): number {
-    return this.#minmove;
+    return this.#planned.minmove;
   }
   /** Tick grid denominator (0 = no grid). */
   get pricescale(): number {
-    return this.#pricescale;
+    return this.#planned.pricescale;
   }
   /** Bytes per record: 36, or 40/44/48 with promoted columns. */
   get recordSize(): number {
@@ -522,11 +237,6 @@ export class OhlcvWriter implements AsyncDisposable {
         `Cannot ${what}: the writer for ${this.path} is ${state}`,
       );
     }
-  }
-
-  #takeBuffer(size: number): Uint8Array {
-    const buf = this.#buffers.pop();
-    return buf !== undefined && buf.length >= size ? buf : new Uint8Array(size);
   }
 
   /**
@@ -656,95 +366,27 @@ export class OhlcvWriter implements AsyncDisposable {
   #prepare(batch: CandleBatch): Prepared | null {
     const n = batch.time.length;
     if (n === 0) return null;
-    const grid = this.#minmove > 0;
-    // Hot path: 36-byte records, clean candles: validate + encode in one pass.
-    let mask = this.#mask;
-    let pending: Uint8Array | undefined;
-    let pendingLen = 0;
-    let dense = false;
-    let buffer: Uint8Array | undefined;
-    if (mask === 0) {
-      buffer = this.#takeBuffer(n * 36);
-      const k = validateEncode36(batch, n, {
-        prev: this.#count > 0 ? this.#last : -Infinity,
-        limit: grid ? resolutionLimit(this.#minmove / this.#pricescale / 2) : 0,
-        minmove: this.#minmove,
-        pricescale: this.#pricescale,
-      }, new DataView(buffer.buffer));
-      if (k === n) {
-        pending = buffer;
-        pendingLen = n * 36;
-        dense = this.#denseAfter(batch.time, n);
-      }
-    }
+    const base = this.#planned;
     const position = STANDARD_HEADER_SIZE +
-      this.#count * standardLayout(this.#mask).recordSize;
-    const chain: number[] = []; // masks the committed records go through
-    if (pending === undefined) {
-      let plan: Plan;
-      try {
-        plan = this.#validate(batch, n, grid);
-      } catch (err) {
-        if (buffer) this.#buffers.push(buffer);
-        throw err;
-      }
-      dense = plan.dense;
-      // Encode. A promotion on a later bar converts the records before it
-      // (re-read with snapping, re-packed) exactly as if candles had been
-      // appended one at a time.
-      if (plan.events.length === 0) {
-        const size = n * standardLayout(mask).recordSize;
-        if (buffer === undefined || buffer.length < size) {
-          buffer = this.#takeBuffer(size);
-        }
-        encodeStandard(batch, 0, n, mask, new DataView(buffer.buffer), 0);
-        pending = buffer;
-        pendingLen = size;
-      } else {
-        if (buffer) this.#buffers.push(buffer);
-        buffer = undefined;
-        pending = new Uint8Array(0);
-        let done = 0;
-        const ev = plan.events;
-        for (let e = 0; e <= ev.length; e += 2) {
-          const k = e < ev.length ? ev[e]! : n;
-          if (k > done) {
-            pending = appendEncoded(pending, batch, done, k, mask);
-            done = k;
-          }
-          if (e === ev.length) break;
-          const newMask = ev[e + 1]!;
-          if (this.#count + k > 0) {
-            pending = convertRecords(
-              pending,
-              k,
-              mask,
-              newMask,
-              this.#minmove,
-              this.#pricescale,
-            );
-            if (this.#count > 0) chain.push(newMask);
-          }
-          mask = newMask;
-        }
-        pendingLen = pending.length;
-      }
-    }
-    const rows = this.#sidecar.prepare(batch.extra, n, this.#count);
+      base.count * standardLayout(base.mask).recordSize;
+    const { pending, pendingLen, chain, mask, dense, buffer } = encodeBatch(
+      batch,
+      n,
+      { ...base, periodMs: this.#periodMs },
+      this.#buffers,
+    );
+    const rows = this.#sidecar.prepare(batch.extra, n, base.count);
     const fields: HeaderFields = {
+      ...base,
       mask,
-      count: this.#count + n,
-      first: this.#count > 0 ? this.#first : batch.time[0]!,
+      count: base.count + n,
+      first: base.count > 0 ? base.first : batch.time[0]!,
       last: batch.time[n - 1]!,
       dense,
-      intervalValue: this.#intervalValue,
-      intervalUnit: this.#intervalUnit,
-      minmove: this.#minmove,
-      pricescale: this.#pricescale,
     };
-    this.#apply(fields); // the planned state: later batches build on it
+    this.#planned = fields; // later batches build on it
     return {
-      pending: pending!,
+      pending,
       pendingLen,
       chain,
       fields,
@@ -764,7 +406,19 @@ export class OhlcvWriter implements AsyncDisposable {
     try {
       if (p.rows) await this.#sidecar.append(p.rows);
       if (p.chain.length > 0) {
-        await this.#rebuild(p.chain, p.pending, p.pendingLen, p.fields);
+        await this.#closeOut(); // opened again on the new file when needed
+        this.#fh = await rebuildFile({
+          path: this.path,
+          filePath: this.#filePath,
+          fh: this.#fh,
+          disk: this.#disk,
+          chain: p.chain,
+          pending: p.pending,
+          pendingLen: p.pendingLen,
+          fields: p.fields,
+          durable: this.#durable,
+          beforeRename: () => this.hooks.beforeRebuildRename?.(),
+        });
         this.#writtenSeq = this.#syncedSeq = p.seq; // the new file is synced
       } else {
         await this.#commit(p);
@@ -784,198 +438,31 @@ export class OhlcvWriter implements AsyncDisposable {
 
   async #fail(): Promise<void> {
     this.#state = "failed";
-    await this.#closeOut().catch(noop);
-    await this.#fh.close().catch(() => {});
-    await this.#sidecar.close().catch(() => {});
-    if (this.#replace) {
-      await unlink(this.#filePath).catch(() => {});
-      await unlink(this.#sidecar.path).catch(() => {});
-    }
-    await this.#lock?.release();
-    this.#lock = null;
+    await this.#discard(false);
   }
 
-  #apply(f: HeaderFields): void {
-    this.#count = f.count;
-    this.#first = f.first;
-    this.#last = f.last;
-    this.#dense = f.dense;
-    this.#mask = f.mask;
-  }
-
-  /** Pass 1: checks every candle and plans promotions. Throws RangeError. */
-  #validate(batch: CandleBatch, n: number, grid: boolean): Plan {
-    const { time, open, high, low, close, volume } = batch;
-    // Times, finiteness and OHLC relations, in one tight loop; the slow path
-    // only runs to build the error message.
-    let prev = this.#count > 0 ? this.#last : -Infinity;
-    for (let i = 0; i < n; i++) {
-      const t = time[i]!;
-      if (!(t > prev) || Math.floor(t) !== t || t > MAX_SAFE) {
-        this.#timeError(i, t, prev);
+  /**
+   * Closes the files without a commit more (after syncing them when `sync`),
+   * deletes the temporary files in replace mode and releases the lock.
+   * Errors but the lock's are ignored: committed data is already on disk.
+   */
+  async #discard(sync: boolean): Promise<void> {
+    try {
+      await this.#closeOut().catch(noop);
+      if (sync) {
+        await this.#fh.sync().catch(noop);
+        await this.#sidecar.sync().catch(noop);
       }
-      prev = t;
-      const o = open[i]!, h = high[i]!, l = low[i]!, c = close[i]!;
-      const v = volume[i]!;
-      if (o - o + (h - h) + (l - l) + (c - c) + (v - v) !== 0) {
-        this.#infinityCheck(i, t, o, h, l, c, v);
+      await this.#fh.close().catch(noop);
+      await this.#sidecar.close().catch(noop);
+      if (this.#replace) {
+        await unlink(this.#filePath).catch(noop);
+        await unlink(this.#sidecar.path).catch(noop);
       }
-      if ((h < o || h < c || l > o || l > c) && o === o && c === c) {
-        this.#relationError(i, t, o, h, l, c);
-      }
+    } finally {
+      await this.#lock?.release();
+      this.#lock = null;
     }
-    const dense = this.#denseAfter(time, n);
-    // Float32 deltas: promotion (grid) or errors (no grid), column by column.
-    let mask = this.#mask;
-    const events: number[] = [];
-    if (grid) {
-      const mm = this.#minmove, ps = this.#pricescale;
-      const s = ps / mm;
-      const limit = resolutionLimit(mm / ps / 2);
-      let fh = mask & 1 ? n : firstFailing(high, open, 0, n, limit, s, mm, ps);
-      let fl = mask & 2 ? n : firstFailing(low, open, 0, n, limit, s, mm, ps);
-      let fc = mask & 4 ? n : firstFailing(close, open, 0, n, limit, s, mm, ps);
-      for (;;) {
-        const k = Math.min(fh, fl, fc);
-        if (k >= n) break;
-        let fails = 0;
-        if (fh === k) (fails |= 1), (fh = n);
-        if (fl === k) (fails |= 2), (fl = n);
-        if (fc === k) (fails |= 4), (fc = n);
-        mask |= fails;
-        events.push(k, mask);
-      }
-    } else if (mask !== 7) {
-      const cols: [Float64Array, number, string][] = [
-        [high, 1, "high"],
-        [low, 2, "low"],
-        [close, 4, "close"],
-      ];
-      for (const [values, bit, name] of cols) {
-        if (mask & bit) continue;
-        const i = firstUnencodable(values, open, n);
-        if (i < n) {
-          this.#unencodableError(i, time[i]!, open[i]!, values[i]!, name);
-        }
-      }
-    }
-    return { events, mask, dense };
-  }
-
-  /** The DENSE flag after appending these times (already validated). */
-  #denseAfter(time: Float64Array, n: number): boolean {
-    const periodMs = this.#periodMs;
-    // DENSE: one period between every adjacent pair; one hole clears it.
-    let dense = this.#dense;
-    let start = 0;
-    if (this.#count === 0) {
-      start = 1;
-      if (n >= 2) {
-        dense = periodMs > 0 && time[1]! - time[0]! === periodMs;
-        start = 2;
-      }
-    } else if (this.#count === 1) {
-      dense = periodMs > 0 && time[0]! - this.#last === periodMs;
-      start = 1;
-    }
-    if (dense) {
-      let p = start === 0 ? this.#last : time[start - 1]!;
-      for (let i = start; i < n; i++) {
-        const t = time[i]!;
-        if (t - p !== periodMs) {
-          dense = false;
-          break;
-        }
-        p = t;
-      }
-    }
-    return dense;
-  }
-
-  #timeError(i: number, t: number, prev: number): never {
-    if (!Number.isSafeInteger(t)) {
-      throw this.#candleError(
-        i,
-        t,
-        `time ${t} is not a whole number of milliseconds`,
-      );
-    }
-    throw this.#candleError(
-      i,
-      t,
-      t === prev
-        ? `duplicate time: equals the previous candle's time`
-        : `out of order: before the previous candle's time ${isoOrRaw(prev)}`,
-    );
-  }
-
-  #infinityCheck(
-    i: number,
-    t: number,
-    ...vals: [number, number, number, number, number]
-  ): void {
-    const names = ["open", "high", "low", "close", "volume"];
-    for (let k = 0; k < 5; k++) {
-      const x = vals[k]!;
-      if (x === Infinity || x === -Infinity) {
-        throw this.#candleError(
-          i,
-          t,
-          `${names[k]} is ${x}; only finite numbers or NaN can be stored`,
-        );
-      }
-    }
-  }
-
-  #relationError(
-    i: number,
-    t: number,
-    o: number,
-    h: number,
-    l: number,
-    c: number,
-  ): void {
-    if (h < o || h < c) {
-      throw this.#candleError(
-        i,
-        t,
-        `high ${h} is below max(open, close) ${Math.max(o, c)}`,
-      );
-    }
-    throw this.#candleError(
-      i,
-      t,
-      `low ${l} is above min(open, close) ${Math.min(o, c)}`,
-    );
-  }
-
-  #unencodableError(
-    i: number,
-    t: number,
-    o: number,
-    x: number,
-    name: string,
-  ): never {
-    if (o !== o) {
-      throw this.#candleError(
-        i,
-        t,
-        `${name} ${x} cannot be stored as a float32 delta of a NaN open without a tick grid; set minmove/pricescale so the column can be promoted`,
-      );
-    }
-    throw this.#candleError(
-      i,
-      t,
-      `${name} - open = ${
-        x - o
-      } overflows float32 and there is no tick grid to promote the column; set minmove/pricescale`,
-    );
-  }
-
-  #candleError(i: number, t: number, problem: string): RangeError {
-    return new RangeError(
-      `Candle ${i} of the batch (${isoOrRaw(t)}): ${problem}`,
-    );
   }
 
   /**
@@ -1007,81 +494,6 @@ export class OhlcvWriter implements AsyncDisposable {
   }
 
   /**
-   * Rebuilds the file into a temporary file in the same folder with the new
-   * layout (committed records re-read with grid snapping and re-packed through
-   * each layout in `chain`), appends `pending`, syncs and renames it into
-   * place. A failure before the rename leaves the original intact.
-   */
-  async #rebuild(
-    chain: number[],
-    pending: Uint8Array,
-    pendingLen: number,
-    fields: HeaderFields,
-  ): Promise<void> {
-    await this.#closeOut(); // opened again on the new file when needed
-    const tmp = `${this.#filePath}.${randomSuffix()}.rebuild.tmp`;
-    const out = await open(tmp, "wx+");
-    let renamed = false;
-    try {
-      const disk = this.#disk;
-      const oldRs = standardLayout(disk.mask).recordSize;
-      const newRs = standardLayout(fields.mask).recordSize;
-      const inBuf = new Uint8Array(REBUILD_CHUNK * oldRs);
-      let outPos = STANDARD_HEADER_SIZE;
-      for (let i = 0; i < disk.count; i += REBUILD_CHUNK) {
-        const n = Math.min(REBUILD_CHUNK, disk.count - i);
-        const len = n * oldRs;
-        const got = await readFully(
-          this.#fh,
-          inBuf,
-          0,
-          len,
-          STANDARD_HEADER_SIZE + i * oldRs,
-        );
-        if (got < len) {
-          throw new FormatError(
-            `Cannot rebuild ${this.path}: the file shrank while being rewritten`,
-            { path: this.path },
-          );
-        }
-        let bytes: Uint8Array = inBuf.subarray(0, len);
-        let from = disk.mask;
-        for (const to of chain) {
-          bytes = convertRecords(
-            bytes,
-            n,
-            from,
-            to,
-            fields.minmove,
-            fields.pricescale,
-          );
-          from = to;
-        }
-        await writeFully(out, bytes, 0, n * newRs, outPos);
-        outPos += n * newRs;
-      }
-      await writeFully(out, pending, 0, pendingLen, outPos);
-      const header = encodeHeader(fields);
-      await writeFully(out, header, 0, header.length, 0);
-      if (this.#durable) await out.sync();
-      await out.close();
-      await this.hooks.beforeRebuildRename?.();
-      await rename(tmp, this.#filePath);
-      renamed = true;
-      if (this.#durable) await fsyncDir(this.#filePath);
-    } catch (err) {
-      if (!renamed) {
-        await out.close().catch(() => {});
-        await unlink(tmp).catch(() => {});
-      }
-      throw err;
-    }
-    const old = this.#fh;
-    this.#fh = await open(this.#filePath, "r+");
-    await old.close().catch(() => {});
-  }
-
-  /**
    * Sets the tick grid (`mintick = minmove / pricescale`), rewriting the header
    * in place. Later bars are checked against it for promotion.
    */
@@ -1090,11 +502,11 @@ export class OhlcvWriter implements AsyncDisposable {
       this.#checkOpen("set the tick grid");
       const grid = checkGrid(minmove, pricescale)!;
       if (
-        grid.minmove === this.#minmove && grid.pricescale === this.#pricescale
+        grid.minmove === this.#planned.minmove &&
+        grid.pricescale === this.#planned.pricescale
       ) return this.#serial(() => Promise.resolve());
       // Later batches are validated against the new grid right away.
-      this.#minmove = grid.minmove;
-      this.#pricescale = grid.pricescale;
+      this.#planned = { ...this.#planned, ...grid };
       return this.#serial(async () => {
         if (this.#state !== "open") {
           throw new TypeError(
@@ -1157,22 +569,7 @@ export class OhlcvWriter implements AsyncDisposable {
     return this.#serial(async () => {
       if (this.#state !== "open") return;
       this.#state = "aborted";
-      try {
-        await this.#closeOut().catch(noop);
-        if (!this.#durable && !this.#replace) {
-          await this.#fh.sync().catch(() => {});
-          await this.#sidecar.sync().catch(() => {});
-        }
-        await this.#fh.close().catch(() => {});
-        await this.#sidecar.close().catch(() => {});
-        if (this.#replace) {
-          await unlink(this.#filePath).catch(() => {});
-          await unlink(this.#sidecar.path).catch(() => {});
-        }
-      } finally {
-        await this.#lock?.release();
-        this.#lock = null;
-      }
+      await this.#discard(!this.#durable && !this.#replace);
     });
   }
 
@@ -1191,138 +588,17 @@ export class OhlcvWriter implements AsyncDisposable {
    * writer.
    */
   get writable(): WritableStream<CandleBatch> {
-    this.#writable ??= new WritableStream<CandleBatch>({
-      write: async (batch) => {
-        try {
-          const { commit, written } = this.#enqueue(batch);
-          commit.catch(noop); // surfaced below, by a later write or by close
-          this.#uncommitted.push(commit);
-          const previous = this.#lastWritten;
-          this.#lastWritten = written;
-          await previous;
-          while (this.#uncommitted.length > STREAM_AHEAD) {
-            await this.#uncommitted.shift();
-          }
-        } catch (err) {
-          // The stream is errored and will not call abort(): stop the writer
-          // here (committed batches stay, the lock is released). A failed
-          // commit is reported rather than the refusals that followed it.
-          await this.#settleStream();
-          await this.abort(err);
-          throw this.#failure?.error ?? err;
-        }
-      },
-      close: async () => {
-        try {
-          while (this.#uncommitted.length > 0) {
-            await this.#uncommitted.shift();
-          }
-        } catch (err) {
-          await this.#settleStream();
-          await this.abort(err);
-          throw err;
-        }
-        await this.close();
-      },
-      abort: async (reason) => {
-        await this.#settleStream();
-        await this.abort(reason);
-      },
+    this.#writable ??= writerStream({
+      enqueue: (batch) => this.#enqueue(batch),
+      failure: () => this.#failure?.error,
+      close: () => this.close(),
+      abort: (reason) => this.abort(reason),
     });
     return this.#writable;
-  }
-
-  async #settleStream(): Promise<void> {
-    const pending = this.#uncommitted;
-    this.#uncommitted = [];
-    await Promise.allSettled(pending);
   }
 
   /** Aborts unless {@linkcode OhlcvWriter.close} was called. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.abort();
   }
-}
-
-/** Index of the first value that cannot be a float32 delta of its open (no grid), or `n`. */
-function firstUnencodable(
-  values: Float64Array,
-  open: Float64Array,
-  n: number,
-): number {
-  for (let i = 0; i < n; i++) {
-    const x = values[i]!;
-    if (x !== x) continue;
-    const d = Math.fround(x - open[i]!);
-    // NaN (open NaN) or ±Infinity (float32 overflow).
-    if (!(d - d === 0)) return i;
-  }
-  return n;
-}
-
-/** A new `.ohlcv` starts without a sidecar: an orphan one is deleted. */
-async function freshSidecar(path: string, durable: boolean): Promise<Sidecar> {
-  const side = sidecarPath(path);
-  await unlink(side).catch(() => {});
-  return Sidecar.open(side, 0, durable, true);
-}
-
-function emptyFields(tf: Timeframe, grid: Grid | null): HeaderFields {
-  return {
-    mask: 0,
-    count: 0,
-    first: 0,
-    last: 0,
-    dense: false,
-    intervalValue: tf.value,
-    intervalUnit: tf.headerUnit,
-    minmove: grid?.minmove ?? 0,
-    pricescale: grid?.pricescale ?? 0,
-  };
-}
-
-function appendEncoded(
-  prev: Uint8Array,
-  batch: CandleBatch,
-  start: number,
-  end: number,
-  mask: number,
-): Uint8Array {
-  const rs = standardLayout(mask).recordSize;
-  const out = new Uint8Array(prev.length + (end - start) * rs);
-  out.set(prev, 0);
-  encodeStandard(
-    batch,
-    start,
-    end,
-    mask,
-    new DataView(out.buffer),
-    prev.length,
-  );
-  return out;
-}
-
-/** Re-reads `n` records with grid snapping and re-packs them in another layout. */
-function convertRecords(
-  bytes: Uint8Array,
-  n: number,
-  fromMask: number,
-  toMask: number,
-  minmove: number,
-  pricescale: number,
-): Uint8Array {
-  const tmp = allocBatch(n);
-  decodeStandard(
-    new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-    0,
-    n,
-    fromMask,
-    minmove,
-    pricescale,
-    tmp,
-    0,
-  );
-  const out = new Uint8Array(n * standardLayout(toMask).recordSize);
-  encodeStandard(tmp, 0, n, toMask, new DataView(out.buffer), 0);
-  return out;
 }

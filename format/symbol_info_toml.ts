@@ -26,7 +26,22 @@ import { parse as parseToml, stringify as stringifyToml } from "smol-toml";
 import { FormatError } from "./format_error.ts";
 import type { OpeningHours, SessionTime, SymbolInfo } from "./symbol_info.ts";
 import { isTimeOfDay, isWeekday } from "./sessions.ts";
-import { parsePeriod } from "./timeframe.ts";
+import {
+  FIELD_KEYS,
+  OPTIONAL_KEYS,
+  SCHEDULES_COMMENT,
+  STANDARD_TABLES,
+  tomlKey,
+  tomlString,
+  tomlValue,
+} from "./_symbol_info_layout.ts";
+import {
+  checkMintick,
+  checkSymbolInfo,
+  describe,
+  isTable,
+  type Table,
+} from "./_symbol_info_check.ts";
 
 /** Result of reading a symbol-info TOML. */
 export interface SymbolInfoFile {
@@ -54,156 +69,6 @@ export interface StringifySymbolInfoOptions {
    * example the `extra` that {@linkcode parseSymbolInfoToml} returned).
    */
   extra?: Record<string, unknown> | undefined;
-}
-
-/** Top-level keys the standard layout writes itself. */
-const STANDARD_TABLES = new Set([
-  "symbol",
-  "opening_hours",
-  "session_starts",
-  "session_ends",
-  "download",
-]);
-
-/** Required keys of `[symbol]`, as PyneCore's loader needs them. */
-const REQUIRED_STRING_KEYS = [
-  "prefix",
-  "description",
-  "ticker",
-  "currency",
-  "period",
-  "type",
-] as const;
-
-/**
- * Optional keys PyneCore knows, in the order PyneCore writes them after
- * `volumetype`. Unknown ones are written commented out (`#key =`).
- * The first three map to {@linkcode SymbolInfo} fields; the rest live in `other`.
- */
-const OPTIONAL_KEYS = [
-  "avg_spread",
-  "taker_fee",
-  "maker_fee",
-  "country",
-  "sector",
-  "industry",
-  "isin",
-  "expiration_date",
-  "current_contract",
-  "employees",
-  "shareholders",
-  "shares_outstanding_total",
-  "shares_outstanding_float",
-  "recommendations_buy",
-  "recommendations_buy_strong",
-  "recommendations_date",
-  "recommendations_hold",
-  "recommendations_sell",
-  "recommendations_sell_strong",
-  "recommendations_total",
-  "target_price_average",
-  "target_price_high",
-  "target_price_low",
-  "target_price_median",
-  "target_price_date",
-  "target_price_estimates",
-] as const;
-
-/** Keys PyneCore types as float: written with a decimal point. */
-const FLOAT_KEYS = new Set<string>([
-  "mintick",
-  "pointvalue",
-  "mincontract",
-  "avg_spread",
-  "taker_fee",
-  "maker_fee",
-  "target_price_average",
-  "target_price_high",
-  "target_price_low",
-  "target_price_median",
-]);
-
-/** `[symbol]` keys that map to dedicated {@linkcode SymbolInfo} fields. */
-const FIELD_KEYS = new Set<string>([
-  ...REQUIRED_STRING_KEYS,
-  "basecurrency",
-  "mintick",
-  "pricescale",
-  "minmove",
-  "pointvalue",
-  "mincontract",
-  "timezone",
-  "volumetype",
-  "avg_spread",
-  "taker_fee",
-  "maker_fee",
-]);
-
-const SCHEDULES_COMMENT = `# Effective-dated session history (optional).
-#
-# Markets occasionally change their trading hours. A single static schedule then
-# mis-confirms the part of a backtest that falls on the other side of the change.
-# Add [[session_schedules]] blocks below -- oldest first, each self-contained --
-# to describe that history. \`effective_from\` MUST be the first line of its block
-# (an exchange-local trading-day date). A bar whose trading day is on or after a
-# block's date uses that block; a date before the earliest block uses the
-# earliest block. The flat opening_hours / session_starts / session_ends above
-# are regenerated from the NEWEST variant on save, so edit the variants here, not
-# the flat blocks.
-#
-# Example -- a market whose night session END moved 23:30 -> 23:00 on 2026-01-12:
-#
-# [[session_schedules]]
-# effective_from = 2025-06-01
-# [[session_schedules.opening_hours]]
-# day = 0
-# start = "10:00:00"
-# end = "18:00:00"
-# [[session_schedules.opening_hours]]
-# day = 0
-# start = "21:00:00"
-# end = "23:30:00"
-# [[session_schedules.session_starts]]
-# day = 0
-# time = "10:00:00"
-# [[session_schedules.session_ends]]
-# day = 0
-# time = "23:30:00"
-#
-# [[session_schedules]]
-# effective_from = 2026-01-12
-# [[session_schedules.opening_hours]]
-# day = 0
-# start = "10:00:00"
-# end = "18:00:00"
-# [[session_schedules.opening_hours]]
-# day = 0
-# start = "21:00:00"
-# end = "23:00:00"
-# [[session_schedules.session_starts]]
-# day = 0
-# time = "10:00:00"
-# [[session_schedules.session_ends]]
-# day = 0
-# time = "23:00:00"
-`;
-
-// ---------------------------------------------------------------- parsing
-
-type Table = Record<string, unknown>;
-
-function isTable(v: unknown): v is Table {
-  return typeof v === "object" && v !== null && !Array.isArray(v) &&
-    !(v instanceof Date);
-}
-
-function describe(v: unknown): string {
-  if (v === undefined) return "nothing";
-  if (typeof v === "string") return JSON.stringify(v);
-  if (v instanceof Date) return `a date (${v.toISOString()})`;
-  if (Array.isArray(v)) return "an array";
-  if (isTable(v)) return "a table";
-  return String(v);
 }
 
 /**
@@ -438,183 +303,6 @@ export function parseSymbolInfoToml(
   return result;
 }
 
-function checkMintick(
-  mintick: number,
-  minmove: number,
-  pricescale: number,
-  fail: (msg: string) => void,
-): void {
-  const expected = minmove / pricescale;
-  // PyneCore writes mintick with eight decimals: allow that rounding.
-  if (Math.abs(mintick - expected) > 5e-9 + expected * 1e-9) {
-    fail(
-      `symbol.mintick ${mintick} does not equal minmove / pricescale = ${minmove} / ${pricescale} = ${expected}`,
-    );
-  }
-}
-
-// ---------------------------------------------------------------- writing
-
-/**
- * A float for TOML: PyneCore's eight decimals when that reads back as the same
- * number, otherwise the shortest exact form (always with a `.` or exponent, so
- * TOML reads it as a float).
- */
-function tomlFloat(x: number): string {
-  if (Number.isNaN(x)) return "nan";
-  if (x === Infinity) return "inf";
-  if (x === -Infinity) return "-inf";
-  if (Math.abs(x) < 1e21) {
-    const fixed = x.toFixed(8);
-    if (Number(fixed) === x) return fixed;
-  }
-  const s = String(x);
-  if (/[.eE]/.test(s)) return s.replace(/e([+-]?)(\d)$/, "e$10$2");
-  return `${s}.0`;
-}
-
-function tomlString(s: string): string {
-  // smol-toml quotes and escapes; take the value part of `v = "..."`.
-  return stringifyToml({ v: s }).trim().slice(4);
-}
-
-function tomlValue(key: string, v: string | number | boolean): string {
-  if (typeof v === "string") return tomlString(v);
-  if (typeof v === "boolean") return v ? "true" : "false";
-  if (FLOAT_KEYS.has(key) || !Number.isSafeInteger(v)) return tomlFloat(v);
-  return String(v);
-}
-
-function tomlKey(key: string): string {
-  if (/^[A-Za-z0-9_-]+$/.test(key)) return key;
-  return tomlString(key);
-}
-
-function checkInfo(info: SymbolInfo): void {
-  if (typeof info !== "object" || info === null) {
-    throw new TypeError(
-      `Symbol info must be an object, got ${
-        info === null ? "null" : typeof info
-      }`,
-    );
-  }
-  for (const key of REQUIRED_STRING_KEYS) {
-    if (typeof info[key] !== "string") {
-      throw new TypeError(
-        `Symbol info field "${key}" must be a string, got ${
-          describe(info[key])
-        }`,
-      );
-    }
-  }
-  for (const key of ["timezone", "volumetype"] as const) {
-    if (info[key] !== undefined && typeof info[key] !== "string") {
-      throw new TypeError(
-        `Symbol info field "${key}" must be a string, got ${
-          describe(info[key])
-        }`,
-      );
-    }
-  }
-  if (
-    info.basecurrency !== undefined && typeof info.basecurrency !== "string"
-  ) {
-    throw new TypeError(
-      `Symbol info field "basecurrency" must be a string, got ${
-        describe(info.basecurrency)
-      }`,
-    );
-  }
-  parsePeriod(info.period);
-  for (const key of ["pricescale", "minmove"] as const) {
-    const v = info[key] ?? (key === "minmove" ? 1 : undefined);
-    if (
-      typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > 0xffffffff
-    ) {
-      throw new RangeError(
-        `Symbol info field "${key}" must be a whole number from 1 to 4294967295, got ${
-          describe(v)
-        }`,
-      );
-    }
-  }
-  const numberFields = [
-    ["mintick", info.mintick, true],
-    ["pointvalue", info.pointvalue, true],
-    ["mincontract", info.mincontract, false],
-    ["avgSpread", info.avgSpread, false],
-    ["takerFee", info.takerFee, false],
-    ["makerFee", info.makerFee, false],
-  ] as const;
-  for (const [name, v, required] of numberFields) {
-    if (v === undefined && !required) continue;
-    if (typeof v !== "number" || !Number.isFinite(v)) {
-      throw new TypeError(
-        `Symbol info field "${name}" must be a finite number, got ${
-          describe(v)
-        }`,
-      );
-    }
-  }
-  checkMintick(info.mintick, info.minmove ?? 1, info.pricescale, (m) => {
-    throw new RangeError(`Symbol info: ${m.replace(/^symbol\./, "")}`);
-  });
-  const checkList = (
-    name: string,
-    list: unknown,
-    keys: readonly string[],
-  ): void => {
-    if (!Array.isArray(list)) {
-      throw new TypeError(
-        `Symbol info field "${name}" must be an array, got ${describe(list)}`,
-      );
-    }
-    list.forEach((e: unknown, i) => {
-      if (!isTable(e)) {
-        throw new TypeError(
-          `Symbol info ${name}[${i}] must be an object, got ${describe(e)}`,
-        );
-      }
-      if (!isWeekday(e.day)) {
-        throw new RangeError(
-          `Symbol info ${name}[${i}].day must be a weekday from 0 (Monday) to 6 (Sunday), got ${
-            describe(e.day)
-          }`,
-        );
-      }
-      for (const k of keys) {
-        if (!isTimeOfDay(e[k])) {
-          throw new RangeError(
-            `Symbol info ${name}[${i}].${k} must be a time "HH:MM:SS" (00:00:00 to 23:59:59), got ${
-              describe(e[k])
-            }`,
-          );
-        }
-      }
-    });
-  };
-  checkList("openingHours", info.openingHours, ["start", "end"]);
-  checkList("sessionStarts", info.sessionStarts, ["time"]);
-  checkList("sessionEnds", info.sessionEnds, ["time"]);
-  if (info.other !== undefined) {
-    if (!isTable(info.other)) {
-      throw new TypeError(`Symbol info field "other" must be an object`);
-    }
-    for (const [k, v] of Object.entries(info.other)) {
-      if (
-        v !== null && typeof v !== "string" && typeof v !== "boolean" &&
-        !(typeof v === "number" && Number.isFinite(v))
-      ) {
-        throw new TypeError(
-          `Symbol info other.${k} must be a string, finite number, boolean or null, got ${
-            describe(v)
-          }`,
-        );
-      }
-    }
-  }
-}
-
 /**
  * Serialises symbol info in PyneCore's layout: `[symbol]` with the keys in
  * PyneCore's order (unknown optional keys commented out as `#key =`), floats
@@ -631,7 +319,7 @@ export function stringifySymbolInfo(
   info: SymbolInfo,
   options: StringifySymbolInfoOptions = {},
 ): string {
-  checkInfo(info);
+  checkSymbolInfo(info);
   if (options.provider !== undefined && typeof options.provider !== "string") {
     throw new TypeError(
       `provider must be a string, got ${typeof options.provider}`,
