@@ -230,6 +230,68 @@ export function looksLikeText(bytes: Uint8Array): boolean {
   return true;
 }
 
+/**
+ * Why a file without the full v2 magic is a v2 file with a damaged header
+ * rather than legacy v1 records, or `undefined` when nothing says so. Read as
+ * v1, such a file would silently give garbage candles (PyneCore does that).
+ * Each sign is a bit pattern no v1 file has in its first record (u32 seconds,
+ * then float32 open, high, low, close, volume):
+ * - bytes 0-1 are the magic's `89 50`: a u32 time in seconds with that low
+ *   half is odd, never a whole minute;
+ * - bytes 4-7 are the magic's `0D 0A 1A 0A`: as the float32 open, 7.4e-33;
+ * - bytes 12-15 hold a v2 header_size, `64 + 24 * column_count` (bytes
+ *   20-21): as the float32 low, a denormal below 1e-38.
+ */
+export function damagedV2Sign(head: Uint8Array): string | undefined {
+  if (head.length >= 2 && head[0] === MAGIC[0] && head[1] === MAGIC[1]) {
+    return "it starts with the first bytes of the v2 magic but not all eight";
+  }
+  if (head.length >= 8 && [4, 5, 6, 7].every((i) => head[i] === MAGIC[i])) {
+    return "its bytes 4-7 are the end of the v2 magic";
+  }
+  if (head.length >= 24) {
+    const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+    const columnCount = dv.getUint16(20, true);
+    if (
+      columnCount > 0 &&
+      dv.getUint32(12, true) ===
+        FIXED_HEADER_SIZE + DESCRIPTOR_SIZE * columnCount
+    ) {
+      return `its bytes 12-15 are the v2 header_size for the ${columnCount} columns at bytes 20-21`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * The number of whole legacy v1 records in a file without the v2 magic
+ * (`head` is its first bytes, up to 64). Like PyneCore, a partial record at
+ * the end (a truncated file, or bytes appended) is ignored. Refuses a v2 file
+ * with a damaged header (see {@linkcode damagedV2Sign}) and a non-empty file
+ * too short to hold even one record (a zero-byte file is empty). Text files
+ * are the caller's check.
+ */
+export function legacyV1Count(
+  head: Uint8Array,
+  size: number,
+  path: string,
+): number {
+  const damaged = damagedV2Sign(head);
+  if (damaged !== undefined) {
+    fail(
+      path,
+      `no v2 magic bytes, yet not a legacy v1 file: ${damaged}, so it is a v2 file with a damaged header (read as v1 records it would give garbage candles)`,
+    );
+  }
+  if (size > 0 && size < V1_RECORD_SIZE) {
+    fail(
+      path,
+      `no v2 magic bytes, and ${size} bytes is shorter than one 24-byte legacy v1 record`,
+    );
+  }
+  return Math.floor(size / V1_RECORD_SIZE);
+}
+
 function fail(path: string, problem: string): never {
   throw new FormatError(`Cannot open ${path}: ${problem}`, { path });
 }

@@ -13,6 +13,7 @@ import {
   FLAG_DENSE,
   getI64,
   hasV2Magic,
+  legacyV1Count,
   looksLikeText,
   MAGIC,
   parseV2Header,
@@ -103,13 +104,7 @@ export async function inspectOpenFile(
       { path },
     );
   }
-  if (size % V1_RECORD_SIZE !== 0) {
-    throw new FormatError(
-      `Cannot open ${path}: no v2 magic bytes, and ${size} bytes is not a whole number of 24-byte legacy v1 records`,
-      { path },
-    );
-  }
-  const count = size / V1_RECORD_SIZE;
+  const count = legacyV1Count(head, size, path);
   let first: number | undefined, last: number | undefined;
   if (count > 0) {
     const scratch = new Uint8Array(4);

@@ -974,7 +974,9 @@ Deno.test("download refuses to continue a file another writer changed while it s
 Deno.test("download refuses a damaged file with a hint, leaves it as it is, and truncate replaces it", async () => {
   await withDir(async (dir) => {
     const path = `${dir}/memory_BTCUSDT_60.ohlcv`;
+    // A v2 file whose header was overwritten (its magic cut to 89 50).
     const junk = new Uint8Array(100).fill(7);
+    junk.set([0x89, 0x50]);
     await Deno.writeFile(path, junk);
     await assert.rejects(
       download(provider(), "BTCUSDT", { timeframe: "60", dataDir: dir, now }),

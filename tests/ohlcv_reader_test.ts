@@ -359,7 +359,7 @@ Deno.test("OhlcvReader decodes a valid non-standard column layout", async () => 
   });
 });
 
-Deno.test("OhlcvReader refuses binary files that are neither v2 nor whole v1 records", async () => {
+Deno.test("OhlcvReader refuses binary files that are neither v2 nor hold one v1 record", async () => {
   await withDir(async (dir) => {
     const path = join(dir, "bin.ohlcv");
     await Deno.writeFile(
@@ -368,7 +368,7 @@ Deno.test("OhlcvReader refuses binary files that are neither v2 nor whole v1 rec
     );
     await assert.rejects(
       OhlcvReader.open(path),
-      /not a whole number of 24-byte legacy v1 records/,
+      /no v2 magic bytes, and 10 bytes is shorter than one 24-byte legacy v1 record/,
     );
     assert.equal(await ohlcvRecordCount(path), 0);
     assert.equal(await ohlcvRecordCount(dir), 0, "a directory");
@@ -422,6 +422,97 @@ Deno.test("OhlcvReader tells a text file from a v1 file also when its size is a 
       join(FIXTURES, "legacy_v1_60.ohlcv"),
     );
     assert.equal(r.info.format, "v1");
+  });
+});
+
+Deno.test("OhlcvReader reads the whole records of a legacy v1 file with a partial last record, like PyneCore", async () => {
+  await withDir(async (dir) => {
+    const v1 = await Deno.readFile(join(FIXTURES, "legacy_v1_60.ohlcv"));
+    const whole = await (async () => {
+      await using r = await OhlcvReader.open(
+        join(FIXTURES, "legacy_v1_60.ohlcv"),
+      );
+      return await r.read();
+    })();
+    const n = v1.length / 24;
+    // Truncated in the middle of record n-3, and with 13 bytes appended.
+    const cases: [string, Uint8Array, number][] = [
+      ["truncated.ohlcv", v1.subarray(0, (n - 3) * 24 + 11), n - 3],
+      [
+        "appended.ohlcv",
+        new Uint8Array([...v1, ...new Uint8Array(13).fill(0xab)]),
+        n,
+      ],
+    ];
+    for (const [name, bytes, count] of cases) {
+      const path = join(dir, name);
+      await Deno.writeFile(path, bytes);
+      await using r = await OhlcvReader.open(path);
+      assert.equal(r.info.format, "v1");
+      assert.equal(r.count, count, name);
+      assert.equal(r.info.last, whole.time[count - 1]);
+      const b = await r.read();
+      assert.deepEqual(
+        Array.from(b.time),
+        Array.from(whole.time).slice(0, count),
+      );
+      assert.deepEqual(
+        Array.from(b.close),
+        Array.from(whole.close).slice(0, count),
+      );
+      const parts: number[] = [];
+      for await (const p of r.batches({ batchSize: 7 })) parts.push(...p.time);
+      assert.deepEqual(parts, Array.from(b.time));
+      assert.equal(await ohlcvRecordCount(path), count);
+      // Still read-only: the writer refuses it and leaves it as it is.
+      await assert.rejects(
+        OhlcvWriter.open(path, { period: "60" }),
+        /legacy v1.*replace/,
+      );
+      assert.deepEqual(await Deno.readFile(path), bytes);
+    }
+  });
+});
+
+Deno.test("OhlcvReader refuses a v2 file with damaged magic bytes instead of reading it as v1 garbage", async () => {
+  await withDir(async (dir) => {
+    const v2 = await Deno.readFile(join(FIXTURES, "btc_1D_gap.ohlcv"));
+    const cases: [string, (b: Uint8Array) => void, RegExp][] = [
+      // Bytes 2-7 overwritten: still starts with 89 50.
+      ["prefix", (b) => b.fill(0x42, 2, 8), /first bytes of the v2 magic/],
+      // Bytes 0-3 zeroed: the magic's end 0D 0A 1A 0A is still there.
+      ["tail", (b) => b.fill(0, 0, 4), /bytes 4-7 are the end of the v2 magic/],
+      // All eight zeroed: header_size 208 for 6 columns gives it away.
+      [
+        "fields",
+        (b) => b.fill(0, 0, 8),
+        /bytes 12-15 are the v2 header_size for the 6 columns/,
+      ],
+    ];
+    for (const [name, damage, sign] of cases) {
+      // As is (4528 bytes) and padded to a multiple of 24, which read as v1
+      // garbage before.
+      for (const extra of [0, 24 - (v2.length % 24)]) {
+        const bytes = new Uint8Array(v2.length + extra);
+        bytes.set(v2);
+        damage(bytes);
+        const path = join(dir, `${name}_${extra}.ohlcv`);
+        await Deno.writeFile(path, bytes);
+        await assert.rejects(OhlcvReader.open(path), (err: unknown) => {
+          assert.ok(err instanceof FormatError, `${name}: ${err}`);
+          assert.match(err.message, sign);
+          assert.match(err.message, /a v2 file with a damaged header/);
+          assert.ok(err.message.startsWith(`Cannot open ${path}: `));
+          return true;
+        });
+        assert.equal(await ohlcvRecordCount(path), 0);
+        await assert.rejects(
+          OhlcvWriter.open(path, { period: "1D" }),
+          /damaged header/,
+        );
+        assert.deepEqual(await Deno.readFile(path), bytes, "left untouched");
+      }
+    }
   });
 });
 
