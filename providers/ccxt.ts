@@ -146,6 +146,8 @@ export const CCXT_PAGE_SIZES: Readonly<Record<string, number>> = {
   bybit: 1000,
   okx: 100,
   kraken: 720,
+  kucoin: 1500,
+  coinbase: 300,
 };
 
 /** Page size for exchanges not in {@linkcode CCXT_PAGE_SIZES}. */
@@ -182,6 +184,7 @@ const RANGE_EXCHANGES = new Set([
 const BASE_URL_MARKET_TYPES: Readonly<Record<string, string[]>> = {
   binance: ["spot"],
   bybit: ["spot", "linear"],
+  kucoin: ["spot"],
 };
 
 // ---------------------------------------------------------------------------
@@ -227,6 +230,7 @@ interface CcxtModule {
   OperationFailed: ErrorClass;
   ExchangeError: ErrorClass;
   BadResponse: new (message: string) => Error;
+  RateLimitExceeded: new (message: string) => Error;
   DDoSProtection: ErrorClass;
 }
 
@@ -586,7 +590,13 @@ export class CCXTProvider implements Provider {
           );
         }
         return r;
-      } catch (e) {
+      } catch (caught) {
+        // An HTTP 429 is a rate limit whatever the exchange's own error
+        // mapping made of its body (ccxt's kucoin turns 429000 into a plain
+        // ExchangeError, which would read as permanent).
+        const e = code === 429 && !(caught instanceof ccxt.DDoSProtection)
+          ? new ccxt.RateLimitExceeded((caught as Error).message)
+          : caught;
         const after = retryAfterMs(headers);
         if (after !== undefined && e && typeof e === "object") {
           (e as { retryAfterMs?: number }).retryAfterMs = after;

@@ -31,3 +31,5 @@ export {
   type EmulatorRequest,
   startCapitalComEmulator,
 } from "./capitalcom_emulator.ts";
+export * from "./kucoin_emulator.ts";
+export * from "./coinbase_emulator.ts";
