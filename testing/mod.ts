@@ -20,6 +20,7 @@ export * from "./candle_generator.ts";
 export * from "./memory_provider.ts";
 export * from "./binance_emulator.ts";
 export * from "./bybit_emulator.ts";
+export * from "./okx_emulator.ts";
 export {
   type CapitalComEmulator,
   type CapitalComEmulatorOptions,
