@@ -32,7 +32,6 @@ export async function fetchByPlan(
   target: DownloadTarget,
   plan: DownloadPlan,
   existing: ExistingFile | undefined,
-  providerString: string,
 ): Promise<FetchResult> {
   switch (plan.mode) {
     case "new":
@@ -42,7 +41,7 @@ export async function fetchByPlan(
     case "append":
       return await topUp(ctx, plan, existing!);
     case "prepend":
-      return await fillInFront(ctx, target, plan, existing!, providerString);
+      return await fillInFront(ctx, target, plan, existing!);
   }
 }
 
@@ -66,7 +65,6 @@ async function fillInFront(
   target: DownloadTarget,
   plan: DownloadPlan,
   existing: ExistingFile,
-  providerString: string,
 ): Promise<FetchResult> {
   const head = await fetchSegment(
     ctx,

@@ -132,7 +132,7 @@ export async function download(
     // A replacement is invisible until its rename: its symbol info is saved
     // then too, so a failed replacement leaves the old `.toml` as it was.
     if (!target.replacing) await target.saveSymbolInfo();
-    result = await fetchByPlan(ctx, target, plan, existing, providerString);
+    result = await fetchByPlan(ctx, target, plan, existing);
     signal?.throwIfAborted();
     checkGridAlignment(ctx, providerString);
     await target.close();
