@@ -1,7 +1,7 @@
 /**
  * Symbols of the ccxt provider: parsing `EXCHANGE:BASE/QUOTE[:SETTLE]`,
- * timeframe mapping and a ccxt market to PyneCore symbol info. Private to the
- * ccxt provider.
+ * finding a market, timeframe mapping and a ccxt market to PyneCore symbol
+ * info. Private to the ccxt provider.
  *
  * @module
  */
@@ -97,6 +97,67 @@ export function timeframeMap(
     if (!out.has(tf.period)) out.set(tf.period, key);
   }
   return out;
+}
+
+/**
+ * The market of `market` (a unified symbol, any case) among an exchange's
+ * markets; a `ProviderError` naming similar symbols when there is none.
+ */
+export function findMarket(
+  markets: Readonly<Record<string, CcxtMarket>>,
+  exchange: string,
+  market: string,
+): CcxtMarket {
+  const exact = markets[market] ?? markets[market.toUpperCase()];
+  if (exact) return exact;
+  const lower = market.toLowerCase();
+  const found = Object.values(markets).find((m) =>
+    m.symbol.toLowerCase() === lower
+  );
+  if (found) return found;
+  const base = market.split("/")[0]!.toUpperCase();
+  const similar = Object.keys(markets)
+    .filter((s) => s.split("/")[0]!.toUpperCase() === base)
+    .slice(0, 5)
+    .map((s) => `${exchange.toUpperCase()}:${s}`);
+  throw new ProviderError(
+    `Unknown symbol "${exchange.toUpperCase()}:${market}" on ${exchange}${
+      similar.length ? ` (similar: ${similar.join(", ")})` : ""
+    }: list the valid ones with "pyne-data symbols ccxt ${exchange}" (library: listSymbols({ search: "${exchange}:" }))`,
+    { code: "BadSymbol" },
+  );
+}
+
+/**
+ * The exchange's ccxt key of a timeframe; a `ProviderError` when the exchange
+ * has no candles (`has.fetchOHLCV`) or not this timeframe.
+ */
+export function timeframeKey(
+  ex: {
+    readonly has: Readonly<Record<string, unknown>>;
+    readonly timeframes?: Readonly<Record<string, unknown>> | undefined;
+  },
+  exchange: string,
+  tf: Timeframe,
+): string {
+  const has = ex.has["fetchOHLCV"];
+  if (has !== true && has !== "emulated") {
+    throw new ProviderError(
+      `${exchange} does not offer candles in ccxt (no fetchOHLCV); pick another exchange`,
+      { code: "NotSupported" },
+    );
+  }
+  const map = timeframeMap(ex.timeframes);
+  const key = map.get(tf.period);
+  if (key === undefined) {
+    throw new ProviderError(
+      `Timeframe ${tf.period} is not supported by ${exchange}; supported: ${
+        [...map.keys()].join(", ")
+      } (TradingView notation)`,
+      { code: "BadTimeframe" },
+    );
+  }
+  return key;
 }
 
 /**
