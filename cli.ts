@@ -38,29 +38,12 @@ import {
 } from "./cli/_errors.ts";
 import type { CliContext } from "./cli/_context.ts";
 import { printAboveProgress } from "./cli/_progress.ts";
+import type { CliIo } from "./cli/_context.ts";
 
 /** The version of this package, read from `deno.json` at build time. */
 export const VERSION: string = denoJson.version;
 
-/** Where the CLI writes and what it knows about its terminal. */
-export interface CliIo {
-  /** Writes to standard output. */
-  stdout(text: string): void;
-  /** Writes to standard error. */
-  stderr(text: string): void;
-  /** True when stderr is a terminal (live progress display). */
-  stderrIsTerminal: boolean;
-  /** True when stdout is a terminal (the summary table fits its width). */
-  stdoutIsTerminal: boolean;
-  /** Terminal width in columns. */
-  columns: number;
-  /** Terminal height in rows (the live display never grows taller). */
-  rows: number;
-  /** The terminal's current size, when it can change (a resized window). */
-  terminalSize?: (() => { columns: number; rows: number }) | undefined;
-  /** Environment variables (credentials, `NO_COLOR`). */
-  env: Readonly<Record<string, string | undefined>>;
-}
+export type { CliIo } from "./cli/_context.ts";
 
 /** Options of {@linkcode main}. */
 export interface MainOptions {
@@ -324,7 +307,7 @@ function buildProgram(
     )
     .addHelpText("after", EXAMPLES.download);
   addDownloadOptions(dl).action(async (targets: string[], _o, cmd: Command) => {
-    const m = await import("./cli/_download.ts");
+    const m = await import("./cli/download_command.ts");
     await m.downloadCommand(ctx(cmd), targets, cmd.opts());
   });
 
@@ -339,7 +322,7 @@ function buildProgram(
     .addHelpText("after", EXAMPLES.data);
   addDownloadOptions(dataDl).action(
     async (targets: string[], _o, cmd: Command) => {
-      const m = await import("./cli/_download.ts");
+      const m = await import("./cli/download_command.ts");
       await m.downloadCommand(ctx(cmd), targets, cmd.opts());
     },
   );
@@ -360,7 +343,7 @@ function buildProgram(
   addProviderOptions(update);
   addCommonOptions(update).action(
     async (dir: string | undefined, _o, cmd: Command) => {
-      const m = await import("./cli/_download.ts");
+      const m = await import("./cli/download_command.ts");
       await m.updateCommand(ctx(cmd), dir, cmd.opts());
     },
   );
@@ -408,7 +391,7 @@ function buildProgram(
       .option("--json", "print JSON on stdout")
       .addHelpText("after", EXAMPLES.providers),
   ).action(async (_o, cmd: Command) => {
-    const m = await import("./cli/_download.ts");
+    const m = await import("./cli/catalog_commands.ts");
     await m.providersCommand(ctx(cmd), cmd.opts());
   });
 
@@ -430,7 +413,7 @@ function buildProgram(
       _o,
       cmd: Command,
     ) => {
-      const m = await import("./cli/_download.ts");
+      const m = await import("./cli/catalog_commands.ts");
       await m.symbolsCommand(ctx(cmd), provider, exchange, cmd.opts());
     },
   );
@@ -446,7 +429,7 @@ function buildProgram(
   addProviderOptions(info);
   addCommonOptions(info).action(
     async (provider: string, symbol: string, _o, cmd: Command) => {
-      const m = await import("./cli/_download.ts");
+      const m = await import("./cli/catalog_commands.ts");
       await m.infoCommand(ctx(cmd), provider, symbol, cmd.opts());
     },
   );

@@ -4,7 +4,25 @@
  * @module
  */
 
-import type { CliIo } from "../cli.ts";
+/** Where the CLI writes and what it knows about its terminal. */
+export interface CliIo {
+  /** Writes to standard output. */
+  stdout(text: string): void;
+  /** Writes to standard error. */
+  stderr(text: string): void;
+  /** True when stderr is a terminal (live progress display). */
+  stderrIsTerminal: boolean;
+  /** True when stdout is a terminal (the summary table fits its width). */
+  stdoutIsTerminal: boolean;
+  /** Terminal width in columns. */
+  columns: number;
+  /** Terminal height in rows (the live display never grows taller). */
+  rows: number;
+  /** The terminal's current size, when it can change (a resized window). */
+  terminalSize?: (() => { columns: number; rows: number }) | undefined;
+  /** Environment variables (credentials, `NO_COLOR`). */
+  env: Readonly<Record<string, string | undefined>>;
+}
 
 /** Shared state of one CLI run. */
 export interface CliContext {

@@ -143,7 +143,7 @@ export async function checkModuleGraph(
     m.specifier.endsWith("/providers/ccxt.ts")
   );
   if (!ccxt || !provider) {
-    return "the module graph of cli.ts does not reach npm:ccxt; keep every import on the way (cli/_download.ts, providers/registry.ts, providers/ccxt.ts) a string literal";
+    return "the module graph of cli.ts does not reach npm:ccxt; keep every import on the way (cli/download_command.ts, providers/registry.ts, providers/ccxt.ts) a string literal";
   }
   console.error(
     `Module graph: ${info.modules.length} modules, npm ${ccxt} included (all imports statically analysable)`,
