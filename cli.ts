@@ -550,13 +550,15 @@ export async function main(
  * `deno task cli ...` runs in the checkout (the folder of `deno.json`), not
  * where the user typed the command; Deno passes that folder as `INIT_CWD`.
  * Relative paths (and the default ./data, ./config) then mean what the user
- * meant. Only when this file was started by `deno task` from its own folder.
+ * meant. Only when this file runs in its own folder and `INIT_CWD` names
+ * another: `deno task` sets it (keeping one it inherits), and so does npm
+ * when the task runs through `npx deno task ...`, both with the folder the
+ * command was typed in.
  */
 function followTaskCwd(): void {
   try {
     const init = Deno.env.get("INIT_CWD");
-    const agent = Deno.env.get("npm_config_user_agent") ?? "";
-    if (!init || !agent.startsWith("deno/")) return;
+    if (!init) return;
     const here = decodeURIComponent(new URL(".", import.meta.url).pathname);
     const same = (a: string, b: string) =>
       a.replace(/[\\/]+$/, "") === b.replace(/[\\/]+$/, "");

@@ -1060,36 +1060,49 @@ Deno.test("deno task cli resolves relative paths from where the command was type
   try {
     const { copyFile } = await import("node:fs/promises");
     await copyFile(join(FIXTURES, "btc_1D_gap.ohlcv"), join(dir, "mine.ohlcv"));
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "task",
-        "--quiet",
-        "--config",
-        join(ROOT, "deno.json"),
-        "cli",
-        "inspect",
-        "mine.ohlcv",
-        "--json",
-      ],
-      cwd: dir,
-      // Like a shell: no INIT_CWD yet (deno task keeps an inherited one, as
-      // when these tests run under `deno task test`).
-      clearEnv: true,
-      env: {
-        ...Object.fromEntries(
-          Object.entries(Deno.env.toObject()).filter(([k]) => k !== "INIT_CWD"),
-        ),
-        NO_COLOR: "1",
+    const inherited = Object.fromEntries(
+      Object.entries(Deno.env.toObject()).filter(([k]) =>
+        k !== "INIT_CWD" && k !== "npm_config_user_agent"
+      ),
+    );
+    const ways = [
+      // Like a shell: no INIT_CWD or npm user agent yet (deno task keeps
+      // inherited ones, as when these tests run under `deno task test` or
+      // `npx deno task test`).
+      { how: "deno task", cwd: dir, env: {} },
+      // `npx deno task cli ...`: npm sets both before deno task runs (from
+      // wherever the command was typed).
+      {
+        how: "npx deno task",
+        cwd: ROOT,
+        env: { INIT_CWD: dir, npm_config_user_agent: "npm/10.9.2 node/v22" },
       },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 0, stderr);
-    const info = JSON.parse(new TextDecoder().decode(out.stdout));
-    assert.equal(info.file, "mine.ohlcv");
-    assert.equal(info.count, 120);
+    ];
+    for (const way of ways) {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "task",
+          "--quiet",
+          "--config",
+          join(ROOT, "deno.json"),
+          "cli",
+          "inspect",
+          "mine.ohlcv",
+          "--json",
+        ],
+        cwd: way.cwd,
+        clearEnv: true,
+        env: { ...inherited, ...way.env, NO_COLOR: "1" },
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, `${way.how}: ${stderr}`);
+      const info = JSON.parse(new TextDecoder().decode(out.stdout));
+      assert.equal(info.file, "mine.ohlcv", way.how);
+      assert.equal(info.count, 120, way.how);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
