@@ -57,7 +57,9 @@ export type FaultKind =
   | "503"
   | "drop"
   | "slow"
-  | "malformed";
+  | "malformed"
+  /** Every candle of the answer with its high and low swapped (high < low). */
+  | "invalid";
 
 /** A fault to inject into chosen requests. */
 export interface EmulatorFault {
@@ -523,6 +525,10 @@ export async function startExchangeServer(
       ...profile.usageHeaders(used, limit, windowMs),
       ...answer.headers,
     };
+    if (fault?.kind === "invalid") {
+      await send(answer.status ?? 200, swapHighLow(answer.body), headers);
+      return;
+    }
     if (fault?.kind === "malformed") {
       const text = JSON.stringify(answer.body);
       await send(
@@ -568,6 +574,31 @@ const encoder = new TextEncoder();
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+/**
+ * The body with the high and low of every candle row swapped: any array of
+ * at least five numbers or numeric strings, `[time, open, high, low, ...]`,
+ * as Binance, Bybit and OKX rows are.
+ */
+function swapHighLow(body: unknown): unknown {
+  if (Array.isArray(body)) {
+    const numeric = (v: unknown) =>
+      (typeof v === "number" || typeof v === "string") && v !== "" &&
+      Number.isFinite(Number(v));
+    if (body.length >= 5 && body.slice(0, 5).every(numeric)) {
+      const row = [...body];
+      [row[2], row[3]] = [row[3], row[2]];
+      return row;
+    }
+    return body.map(swapHighLow);
+  }
+  if (body !== null && typeof body === "object") {
+    return Object.fromEntries(
+      Object.entries(body).map(([k, v]) => [k, swapHighLow(v)]),
+    );
+  }
+  return body;
 }
 
 /** Parses an integer query parameter; `undefined` when absent, NaN when malformed. */
