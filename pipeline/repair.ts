@@ -209,10 +209,14 @@ export async function repair(
   let writer: OhlcvWriter | undefined;
   let inserted = 0;
   let fileCount: number;
+  let grid: { minmove: number; pricescale: number } | undefined;
   const claims: CoverageClaim[] = [];
   {
     await using reader = await OhlcvReader.open(path);
     fileCount = reader.info.count;
+    const { minmove, pricescale } = reader.info;
+    // The rebuilt file keeps the tick grid of the old one.
+    if (pricescale > 0) grid = { minmove, pricescale };
   }
   const keeperFor = async (count: number, first?: number, last?: number) => {
     const { ledger, extra } = await loadLedger(tomlPath, {
@@ -231,6 +235,7 @@ export async function repair(
     // Take the lock before fetching: nobody changes the file meanwhile.
     writer = await OhlcvWriter.open(path, {
       period: tf.period,
+      ...(grid ?? {}),
       replace: true,
       durable: options.durable ?? true,
     });
