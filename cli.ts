@@ -221,6 +221,10 @@ function buildProgram(
     .option("--to <date>", "end (exclusive): N days back | date; default now")
     .option("--concurrency <n>", "pages fetched at once per symbol")
     .option("--limit <n>", "candles per request (page size)")
+    .option(
+      "--repair",
+      "first re-fetch each file's failed and never-requested holes",
+    )
     .option("--json", "print the summary as JSON on stdout")
     .addOption(new Option("--now <date>").hideHelp())
     .addHelpText("after", EXAMPLES.update);
@@ -229,6 +233,23 @@ function buildProgram(
     async (dir: string | undefined, _o, cmd: Command) => {
       const m = await import("./cli/download_command.ts");
       await m.updateCommand(ctx(cmd), dir, cmd.opts());
+    },
+  );
+
+  const repairCmd = program
+    .command("repair")
+    .description(
+      "re-fetch the failed and never-requested holes of .ohlcv files",
+    )
+    .argument("<files...>", ".ohlcv files (each with its .toml)")
+    .option("--json", "print the result as JSON on stdout")
+    .addOption(new Option("--now <date>").hideHelp())
+    .addHelpText("after", EXAMPLES.repair);
+  addProviderOptions(repairCmd);
+  addCommonOptions(repairCmd).action(
+    async (files: string[], _o, cmd: Command) => {
+      const m = await import("./cli/repair_command.ts");
+      await m.repairCommand(ctx(cmd), files, cmd.opts());
     },
   );
 

@@ -36,6 +36,19 @@ export class InterruptedError extends Error {
   }
 }
 
+/**
+ * A run that ended with part of the requested range neither fetched,
+ * verified empty, closed nor outside what the venue serves: exits 1. Every
+ * file is valid and resumable.
+ */
+export class IncompleteError extends Error {
+  /** Creates an incomplete-run error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "IncompleteError";
+  }
+}
+
 /** How an error is reported. */
 export interface ErrorReport {
   /** Exit code. */
@@ -136,6 +149,9 @@ function hintFor(e: Error): string | undefined {
     return "Fix or delete the configuration file named above (a fresh template is written when it is missing).";
   }
   if (name === "FormatError") return formatHint(e);
+  if (name === "IncompleteError") {
+    return "Every file is valid: run the same command again to fetch what is missing (or `pyne-data repair <file>` for holes in the middle); --json lists the runs.";
+  }
   if (/lock/i.test(msg) && /writer|locked|lock file/i.test(msg)) {
     return "Another pyne-data process is writing this file; wait for it to finish (a stale lock of a dead process is taken over).";
   }

@@ -5,13 +5,19 @@
  * @module
  */
 
-import { stat } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { extname } from "node:path";
 import type { CliContext } from "./_context.ts";
 import { UsageError } from "./_errors.ts";
+import { coverageCell, coverageJson, coverageNotes } from "./_coverage_text.ts";
 import { fmtInt } from "./_progress.ts";
 import { OhlcvReader } from "../format/ohlcv_reader.ts";
-import { parseTimeframe, TIMEFRAME_FORMS } from "../format/timeframe.ts";
+import {
+  parseTimeframe,
+  type Timeframe,
+  TIMEFRAME_FORMS,
+} from "../format/timeframe.ts";
+import type { CoverageReport } from "../pipeline/coverage_report.ts";
 import type { SymbolInfo } from "../format/symbol_info.ts";
 import type { Gap } from "../pipeline/gap_stream.ts";
 
@@ -108,6 +114,7 @@ export async function inspectCommand(
   const gaps = wantGaps && info.period && info.count > 1
     ? await scanGaps(reader, info.period, ctx.signal)
     : undefined;
+  const coverage = wantGaps ? await ledgerCoverage(file) : undefined;
   if (ctx.json) {
     const out = {
       file,
@@ -136,6 +143,12 @@ export async function inspectCommand(
               periods: g.periods,
             })),
           },
+        }
+        : {}),
+      ...(coverage
+        ? {
+          coverage: coverageJson(coverage.report, coverage.tf),
+          ...(coverage.ledgerNote ? { ledgerNote: coverage.ledgerNote } : {}),
         }
         : {}),
     };
@@ -193,8 +206,51 @@ export async function inspectCommand(
       ]);
     }
   }
+  if (coverage) {
+    const { report, tf } = coverage;
+    rows.push([
+      "coverage",
+      report.range.to > report.range.from
+        ? `${coverageCell(report, tf)} (${iso(report.range.from)} .. ${
+          iso(report.range.to)
+        }, from the .toml's [coverage] ledger)`
+        : "nothing requested yet",
+    ]);
+    for (const n of coverageNotes(report, tf)) rows.push(["", n]);
+    if (coverage.ledgerNote) rows.push(["", coverage.ledgerNote]);
+  }
   const w = Math.max(...rows.map((r) => r[0].length));
   ctx.out(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n") + "\n");
+}
+
+/**
+ * The coverage of a downloaded file, from the `[coverage]` ledger of the
+ * `.toml` beside it; `undefined` for files without one (converted, written by
+ * other tools, or downloaded before the ledger existed).
+ */
+async function ledgerCoverage(file: string): Promise<
+  | {
+    report: CoverageReport;
+    tf: Timeframe;
+    ledgerNote: string | undefined;
+  }
+  | undefined
+> {
+  const toml = file.replace(/\.ohlcv$/i, "") + ".toml";
+  if (toml === file + ".toml" && !/\.ohlcv$/i.test(file)) return undefined;
+  let text: string;
+  try {
+    text = await readFile(toml, "utf8");
+  } catch {
+    return undefined;
+  }
+  if (!/^\[coverage\]/m.test(text)) return undefined;
+  try {
+    const { fileCoverage } = await import("../pipeline/repair.ts");
+    return await fileCoverage(file);
+  } catch {
+    return undefined; // an unreadable .toml: `download` says why
+  }
 }
 
 function positiveInt(v: unknown, flag: string): number | undefined {

@@ -47,7 +47,18 @@ The original tool's form keeps working:
   update: `
 Examples:
   $ pyne-data update                  # every .ohlcv in ./data
-  $ pyne-data update ~/market-data --json`,
+  $ pyne-data update ~/market-data --json
+  $ pyne-data update --repair         # also re-fetch holes in the middle of files`,
+  repair: `
+A file's .toml records what each download asked for and got ([coverage]).
+repair fetches exactly the periods that failed (retries exhausted, invalid
+candles dropped) or were never requested between its candles, and replaces
+the file atomically; the old file stays intact until the new one is complete.
+
+Examples:
+  $ pyne-data repair data/ccxt_BINANCE_BTC_USDT_60.ohlcv
+  $ pyne-data repair data/*.ohlcv --json
+  $ pyne-data update --repair         # repair, then top up, every file in ./data`,
   inspect: `
 Examples:
   $ pyne-data inspect data/ccxt_BINANCE_BTC_USDT_1D.ohlcv

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import type { Timeframe } from "../format/timeframe.ts";
 import { ohlcvFileName } from "../format/provider_string.ts";
 import type { DownloadSummary } from "../pipeline/download.ts";
+import type { CoverageReport } from "../pipeline/coverage_report.ts";
 
 /** One file to download into. */
 export interface Job {
@@ -40,6 +41,8 @@ export interface JobResult {
   path?: string;
   /** Candles in that file after the failure. */
   fileCount?: number;
+  /** The coverage of that file's requested range after the failure. */
+  coverage?: CoverageReport | undefined;
 }
 
 /** The file a download of `job` writes when no path is given. */

@@ -6,9 +6,11 @@
  * @module
  */
 
-import { resolve } from "node:path";
+import { basename, resolve } from "node:path";
 import type { CliContext } from "./_context.ts";
+import { coverageNotes } from "./_coverage_text.ts";
 import {
+  IncompleteError,
   InterruptedError,
   isAbortError,
   oneLine,
@@ -27,6 +29,23 @@ import { errMessage, renderSummary, shortReason } from "./_summary.ts";
 import { ohlcvRecordCount } from "../format/ohlcv_reader.ts";
 import type { Provider } from "../providers/provider.ts";
 import type { DownloadOptions } from "../pipeline/download.ts";
+import type { CoverageReport } from "../pipeline/coverage_report.ts";
+
+/** The coverage of a file a failed job left, when it can be read. */
+async function coverageOf(
+  path: string,
+  now: number | undefined,
+): Promise<CoverageReport | undefined> {
+  try {
+    const { fileCoverage } = await import("../pipeline/repair.ts");
+    const { report } = await fileCoverage(path, {
+      ...(now !== undefined ? { now: () => now } : {}),
+    });
+    return report;
+  } catch {
+    return undefined; // no .toml yet, or unreadable: the error line tells
+  }
+}
 
 export interface RunOptions {
   /** Fixed clock (hidden --now), ms. */
@@ -220,15 +239,15 @@ export async function runJobs(
           const fileCount = path === undefined
             ? 0
             : await ohlcvRecordCount(path);
+          const kept = path !== undefined && await exists(path);
           results[i] = {
             job,
             ok: false,
             error: e,
+            ...(kept ? { coverage: await coverageOf(path, o.now) } : {}),
             retries: provider.stats.retries - statsBefore.retries,
             candles: o.truncate ? 0 : Math.max(0, fileCount - countBefore),
-            ...(path !== undefined && await exists(path)
-              ? { path, fileCount }
-              : {}),
+            ...(kept ? { path, fileCount } : {}),
           };
           progress?.finish(
             id,
@@ -279,6 +298,26 @@ export async function runJobs(
         symbol: first.job.symbol,
       });
       throw err;
+    }
+    const incomplete = results.filter((r) =>
+      r.summary && !r.summary.coverage.complete
+    );
+    if (incomplete.length > 0) {
+      const first = incomplete[0]!;
+      const note = coverageNotes(
+        first.summary!.coverage,
+        first.job.timeframe,
+        1,
+      );
+      throw new IncompleteError(
+        `${
+          results.length > 1
+            ? `${incomplete.length} of ${results.length} downloads are incomplete; first: `
+            : ""
+        }${basename(first.summary!.path)}: ${
+          note[0] ?? "part of the range was not had"
+        }`,
+      );
     }
   } finally {
     await closeProviders(providers);

@@ -8,6 +8,7 @@
 import { basename } from "node:path";
 import type { CliContext } from "./_context.ts";
 import { isAbortError, oneLine } from "./_errors.ts";
+import { coverageCell, coverageJson, coverageNotes } from "./_coverage_text.ts";
 import type { JobResult } from "./_job.ts";
 import { fmtInt, fmtTime } from "./_progress.ts";
 import type { DownloadSummary } from "../pipeline/download.ts";
@@ -58,11 +59,17 @@ function jsonResult(r: JobResult): Record<string, unknown> {
       added: r.candles ?? 0,
       fileCount: r.fileCount ?? null,
       retries: r.retries ?? null,
+      coverage: coverageJson(r.coverage, r.job.timeframe),
     };
   }
   return {
     ...base,
-    status: s.upToDate ? "up-to-date" : "ok",
+    ok: r.ok && s.coverage.complete,
+    status: !s.coverage.complete
+      ? "incomplete"
+      : s.upToDate
+      ? "up-to-date"
+      : "ok",
     path: s.path,
     symbolInfoPath: s.symbolInfoPath,
     providerString: s.providerString,
@@ -95,6 +102,8 @@ function jsonResult(r: JobResult): Record<string, unknown> {
       invalid: s.validation.invalid,
       dropped: s.validation.dropped,
     },
+    coverage: coverageJson(s.coverage, r.job.timeframe),
+    ...(s.ledgerNote ? { ledgerNote: s.ledgerNote } : {}),
     durationMs: Math.round(s.durationMs),
   };
 }
@@ -103,7 +112,10 @@ export function renderSummary(ctx: CliContext, results: JobResult[]): void {
   if (ctx.json) {
     ctx.out(
       JSON.stringify(
-        { ok: results.every((r) => r.ok), files: results.map(jsonResult) },
+        {
+          ok: results.every((r) => r.ok && r.summary?.coverage.complete),
+          files: results.map(jsonResult),
+        },
         null,
         2,
       ) + "\n",
@@ -118,6 +130,7 @@ export function renderSummary(ctx: CliContext, results: JobResult[]): void {
     "to",
     "in file",
     "gaps",
+    "coverage",
     "retries",
     "status",
   ];
@@ -133,6 +146,7 @@ export function renderSummary(ctx: CliContext, results: JobResult[]): void {
         "-",
         r.fileCount ? fmtInt(r.fileCount) : "-",
         "-",
+        coverageCell(r.coverage, r.job.timeframe),
         r.retries !== undefined ? fmtInt(r.retries) : "-",
         isAbortError(r.error)
           ? "interrupted (resumable)"
@@ -146,11 +160,18 @@ export function renderSummary(ctx: CliContext, results: JobResult[]): void {
       s.candles ? fmtTime(s.last) : "-",
       fmtInt(s.fileCount),
       gapText(s),
+      coverageCell(s.coverage, r.job.timeframe),
       fmtInt(s.retries),
-      s.upToDate ? "up to date" : s.mode === "new" ? "new" : s.mode,
+      !s.coverage.complete
+        ? "incomplete (resumable)"
+        : s.upToDate
+        ? "up to date"
+        : s.mode === "new"
+        ? "new"
+        : s.mode,
     ];
   });
-  const right = new Set([1, 4, 6]);
+  const right = new Set([1, 4, 7]);
   const widths = head.map((h, c) =>
     Math.max(h.length, ...rows.map((r) => r[c]!.length))
   );
@@ -160,10 +181,10 @@ export function renderSummary(ctx: CliContext, results: JobResult[]): void {
   if (ctx.io.stdoutIsTerminal) {
     const width = () =>
       widths.reduce((sum, w, c) => sum + (keep[c] ? w + 2 : 0), -2);
-    const noRetries = rows.every((r) => r[6] === "0" || r[6] === "-");
-    for (const c of [6, 4, 2, 3]) {
+    const noRetries = rows.every((r) => r[7] === "0" || r[7] === "-");
+    for (const c of [7, 4, 2, 3]) {
       if (width() <= ctx.io.columns - 1) break;
-      if (c === 6 && !noRetries) continue;
+      if (c === 7 && !noRetries) continue;
       keep[c] = false;
     }
   }
@@ -182,6 +203,11 @@ export function renderSummary(ctx: CliContext, results: JobResult[]): void {
   const notes: string[] = [];
   for (const r of results) {
     const s = r.summary;
+    const file = s?.path ?? r.path ?? r.job.path;
+    for (const n of coverageNotes(s?.coverage ?? r.coverage, r.job.timeframe)) {
+      notes.push(`  ${file ? basename(file) : r.job.label}: ${n}`);
+    }
+    if (s?.ledgerNote) notes.push(`  ${basename(s.path)}: ${s.ledgerNote}`);
     if (!s) continue;
     const anomalies = s.gaps.filter((g) => g.kind === "anomaly");
     for (const g of anomalies.slice(0, 5)) {
@@ -216,7 +242,7 @@ export function renderSummary(ctx: CliContext, results: JobResult[]): void {
   if (notes.length) {
     out.push(
       "",
-      "Gaps (candles missing while the market was open) and notes:",
+      "Coverage, gaps (candles missing while the market was open) and notes:",
       ...notes,
     );
   }

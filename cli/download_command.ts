@@ -231,6 +231,32 @@ export async function updateCommand(
     }
     return;
   }
+  let repairs: (() => void) | undefined;
+  if (opts["repair"] === true) {
+    const { renderRepairs, repairJobs, repairOutcome } = await import(
+      "./repair_command.ts"
+    );
+    const repaired = await repairJobs(ctx, jobs, {
+      configDir,
+      now: common.now,
+    });
+    // The repair lines go to stderr here: stdout keeps the one summary.
+    if (!ctx.quiet && !ctx.json) {
+      renderRepairs({ ...ctx, out: (t) => ctx.info(t) }, repaired);
+    }
+    for (const r of ctx.json ? repaired : []) {
+      if (!r.summary) {
+        ctx.info(
+          `${r.job.path}: repair failed (${
+            oneLine(
+              r.error instanceof Error ? r.error.message : String(r.error),
+            )
+          }); topping it up all the same\n`,
+        );
+      }
+    }
+    repairs = () => repairOutcome(repaired);
+  }
   await runJobs(ctx, jobs, {
     ...common,
     configDir,
@@ -239,4 +265,5 @@ export async function updateCommand(
     extraData: false,
     showInfo: false,
   });
+  repairs?.(); // a failed or still incomplete repair: exit 1
 }

@@ -923,13 +923,14 @@ Deno.test("cli summary table fits a terminal's width (columns dropped), and is c
     };
     assert.deepEqual(await run(true, ["--quiet"]), [], "--quiet: no table");
     const tty = await run(true, ["--truncate"]);
-    assert.match(tty[0]!, /^file\s+added\s+to\s+gaps\s+status$/);
+    assert.match(tty[0]!, /^file\s+added\s+to\s+gaps\s+coverage\s+status$/);
+    assert.match(tty[2]!, /\scomplete\s/);
     assert.match(tty[2]!, /^ccxt_BINANCE_BTC_USDT_60\.ohlcv\s+1,447\s+/);
     for (const l of tty) assert.ok(l.length <= 99, `fits: ${l}`);
     const piped = await run(false, ["--truncate"]);
     assert.match(
       piped[0]!,
-      /^file\s+added\s+from\s+to\s+in file\s+gaps\s+retries\s+status$/,
+      /^file\s+added\s+from\s+to\s+in file\s+gaps\s+coverage\s+retries\s+status$/,
     );
   } finally {
     await rm(dir, { recursive: true, force: true });
