@@ -28,11 +28,21 @@
  *   long empty lead — a `from` years before the market was listed — is
  *   skipped with a few range probes ({@linkcode skipEmptyLead}) instead of
  *   one empty request per window.
+ * - With `historyLimit` (a venue that serves only its latest N periods,
+ *   whatever `since` asks: Kraken's 720), the part of the range older than
+ *   the oldest period served ({@linkcode oldestServed}: N - 1 periods before
+ *   the forming one) is claimed `"not-served"` with
+ *   {@linkcode PagingPlan.historyReason} without a single request, and paging
+ *   starts there: a `from` years back costs nothing and cannot loop.
  *
  * @module
  */
 
-import { batchFromRows, type CandleBatch } from "../format/candle_batch.ts";
+import {
+  batchFromRows,
+  type CandleBatch,
+  type CoverageClaim,
+} from "../format/candle_batch.ts";
 import {
   nextPeriodStart,
   periodStart,
@@ -80,6 +90,29 @@ export interface PagingPlan {
    * @default {false}
    */
   readonly rangeProbes?: boolean | undefined;
+  /**
+   * The venue serves only its latest `historyLimit` periods (the forming one
+   * included), whatever `since` asks: older parts of the range are claimed
+   * `"not-served"` and not requested. @default {the full history}
+   */
+  readonly historyLimit?: number | undefined;
+  /**
+   * The reason of the `"not-served"` claim of `historyLimit`.
+   * @default {"the venue serves only its latest <historyLimit> candles"}
+   */
+  readonly historyReason?: string | undefined;
+}
+
+/**
+ * The open time of the oldest candle a venue serving only its latest
+ * `historyLimit` periods (the forming one included) serves at `now`.
+ */
+export function oldestServed(
+  tf: Timeframe,
+  now: number,
+  historyLimit: number,
+): number {
+  return advancePeriods(tf, periodStart(tf, now), -(historyLimit - 1));
 }
 
 /** Open time `n` periods after `t` (which is on the grid). */
@@ -259,7 +292,31 @@ export async function* pageCandles(
   // Each window claims what its answers proved: the first from the plan's
   // start (which may lie between grid times), the last to its end.
   const claimFrom = (i: number) => i === 0 ? plan.from : windows[i]![0];
-  let lead: CandleBatch | undefined;
+  // Claims of a lead not requested: beyond the venue's history, before the
+  // market's first candle. The first window then claims from its start.
+  const leadClaims: CoverageClaim[] = [];
+  let start = plan.from;
+  if (plan.historyLimit !== undefined) {
+    const cut = Math.min(
+      to,
+      oldestServed(tf, plan.now, Math.max(1, plan.historyLimit)),
+    );
+    if (plan.from < cut) {
+      leadClaims.push({
+        from: plan.from,
+        to: cut,
+        state: "not-served",
+        reason: plan.historyReason ??
+          `the venue serves only its latest ${plan.historyLimit} candles`,
+      });
+      start = cut;
+      windows = planWindows(tf, cut, to, plan.pageSize);
+      if (windows.length === 0) {
+        yield { ...batchFromRows([]), seq: 0, coverage: leadClaims };
+        return;
+      }
+    }
+  }
   const inner = new AbortController();
   const done = new Map<number, CandleBatch>();
   let nextIndex = 0;
@@ -287,7 +344,7 @@ export async function* pageCandles(
     try {
       const probe = await skipEmptyLead(
         tf,
-        plan.from,
+        start,
         to,
         plan.pageSize,
         plan.fetch,
@@ -297,15 +354,12 @@ export async function* pageCandles(
       if (probe.start > windows[0]![0]) {
         // No candle before the first one: the venue does not serve that lead
         // (the market was not listed yet).
-        lead = {
-          ...batchFromRows([]),
-          coverage: [{
-            from: plan.from,
-            to: probe.start,
-            state: "not-served",
-            reason: "no candles before the market's first one",
-          }],
-        };
+        leadClaims.push({
+          from: start,
+          to: probe.start,
+          state: "not-served",
+          reason: "no candles before the market's first one",
+        });
         windows = planWindows(tf, probe.start, to, plan.pageSize);
       }
     } catch (e) {
@@ -314,7 +368,9 @@ export async function* pageCandles(
     }
     if (windows.length === 0) {
       plan.signal?.removeEventListener("abort", onAbort);
-      if (lead) yield { ...lead, seq: 0 };
+      if (leadClaims.length > 0) {
+        yield { ...batchFromRows([]), seq: 0, coverage: leadClaims };
+      }
       return;
     }
   }
@@ -355,7 +411,8 @@ export async function* pageCandles(
 
   let seq = 0;
   try {
-    if (lead) yield { ...lead, seq: seq++ };
+    const lead = leadClaims.length > 0;
+    if (lead) yield { ...batchFromRows([]), seq: seq++, coverage: leadClaims };
     while (emitIndex < windows.length) {
       const batch = done.get(emitIndex);
       if (batch !== undefined) {
