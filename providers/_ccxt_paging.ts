@@ -23,7 +23,8 @@
  *   a `"fetched"` coverage claim for its span (an empty window too: the venue
  *   answered that it holds nothing there), so a consumer that stops or fails
  *   midway holds a gap-free prefix, knows how far it reaches, and can resume.
- *   A long empty lead skipped by range probes is claimed `"not-served"`.
+ *   A long empty lead skipped by range probes is claimed `"not-served"`,
+ *   in the first window's batch (before its own claim).
  * - With `rangeProbes` (a venue that answers `since`..`until` as a range), a
  *   long empty lead — a `from` years before the market was listed — is
  *   skipped with a few range probes ({@linkcode skipEmptyLead}) instead of
@@ -411,8 +412,9 @@ export async function* pageCandles(
 
   let seq = 0;
   try {
+    // The lead's claims travel with the first window's candles (a batch of
+    // claims only is for a range without any window).
     const lead = leadClaims.length > 0;
-    if (lead) yield { ...batchFromRows([]), seq: seq++, coverage: leadClaims };
     while (emitIndex < windows.length) {
       const batch = done.get(emitIndex);
       if (batch !== undefined) {
@@ -423,10 +425,15 @@ export async function* pageCandles(
         // Every window is emitted, an empty one too: its claim says the
         // venue answered that it holds nothing there.
         const from = lead && i === 0 ? windows[0]![0] : claimFrom(i);
+        const fetched: CoverageClaim = {
+          from,
+          to: windows[i]![1],
+          state: "fetched",
+        };
         yield {
           ...batch,
           seq: seq++,
-          coverage: [{ from, to: windows[i]![1], state: "fetched" }],
+          coverage: lead && i === 0 ? [...leadClaims, fetched] : [fetched],
         };
         continue;
       }
