@@ -23,16 +23,27 @@
  *   a `"fetched"` coverage claim for its span (an empty window too: the venue
  *   answered that it holds nothing there), so a consumer that stops or fails
  *   midway holds a gap-free prefix, knows how far it reaches, and can resume.
- *   A long empty lead skipped by range probes is claimed `"not-served"`.
+ *   A long empty lead skipped by range probes is claimed `"not-served"`,
+ *   in the first window's batch (before its own claim).
  * - With `rangeProbes` (a venue that answers `since`..`until` as a range), a
  *   long empty lead — a `from` years before the market was listed — is
  *   skipped with a few range probes ({@linkcode skipEmptyLead}) instead of
  *   one empty request per window.
+ * - With `historyLimit` (a venue that serves only its latest N periods,
+ *   whatever `since` asks: Kraken's 720), the part of the range older than
+ *   the oldest period served ({@linkcode oldestServed}: N - 1 periods before
+ *   the forming one) is claimed `"not-served"` with
+ *   {@linkcode PagingPlan.historyReason} without a single request, and paging
+ *   starts there: a `from` years back costs nothing and cannot loop.
  *
  * @module
  */
 
-import { batchFromRows, type CandleBatch } from "../format/candle_batch.ts";
+import {
+  batchFromRows,
+  type CandleBatch,
+  type CoverageClaim,
+} from "../format/candle_batch.ts";
 import {
   nextPeriodStart,
   periodStart,
@@ -80,6 +91,29 @@ export interface PagingPlan {
    * @default {false}
    */
   readonly rangeProbes?: boolean | undefined;
+  /**
+   * The venue serves only its latest `historyLimit` periods (the forming one
+   * included), whatever `since` asks: older parts of the range are claimed
+   * `"not-served"` and not requested. @default {the full history}
+   */
+  readonly historyLimit?: number | undefined;
+  /**
+   * The reason of the `"not-served"` claim of `historyLimit`.
+   * @default {"the venue serves only its latest <historyLimit> candles"}
+   */
+  readonly historyReason?: string | undefined;
+}
+
+/**
+ * The open time of the oldest candle a venue serving only its latest
+ * `historyLimit` periods (the forming one included) serves at `now`.
+ */
+export function oldestServed(
+  tf: Timeframe,
+  now: number,
+  historyLimit: number,
+): number {
+  return advancePeriods(tf, periodStart(tf, now), -(historyLimit - 1));
 }
 
 /** Open time `n` periods after `t` (which is on the grid). */
@@ -259,7 +293,31 @@ export async function* pageCandles(
   // Each window claims what its answers proved: the first from the plan's
   // start (which may lie between grid times), the last to its end.
   const claimFrom = (i: number) => i === 0 ? plan.from : windows[i]![0];
-  let lead: CandleBatch | undefined;
+  // Claims of a lead not requested: beyond the venue's history, before the
+  // market's first candle. The first window then claims from its start.
+  const leadClaims: CoverageClaim[] = [];
+  let start = plan.from;
+  if (plan.historyLimit !== undefined) {
+    const cut = Math.min(
+      to,
+      oldestServed(tf, plan.now, Math.max(1, plan.historyLimit)),
+    );
+    if (plan.from < cut) {
+      leadClaims.push({
+        from: plan.from,
+        to: cut,
+        state: "not-served",
+        reason: plan.historyReason ??
+          `the venue serves only its latest ${plan.historyLimit} candles`,
+      });
+      start = cut;
+      windows = planWindows(tf, cut, to, plan.pageSize);
+      if (windows.length === 0) {
+        yield { ...batchFromRows([]), seq: 0, coverage: leadClaims };
+        return;
+      }
+    }
+  }
   const inner = new AbortController();
   const done = new Map<number, CandleBatch>();
   let nextIndex = 0;
@@ -287,7 +345,7 @@ export async function* pageCandles(
     try {
       const probe = await skipEmptyLead(
         tf,
-        plan.from,
+        start,
         to,
         plan.pageSize,
         plan.fetch,
@@ -297,15 +355,12 @@ export async function* pageCandles(
       if (probe.start > windows[0]![0]) {
         // No candle before the first one: the venue does not serve that lead
         // (the market was not listed yet).
-        lead = {
-          ...batchFromRows([]),
-          coverage: [{
-            from: plan.from,
-            to: probe.start,
-            state: "not-served",
-            reason: "no candles before the market's first one",
-          }],
-        };
+        leadClaims.push({
+          from: start,
+          to: probe.start,
+          state: "not-served",
+          reason: "no candles before the market's first one",
+        });
         windows = planWindows(tf, probe.start, to, plan.pageSize);
       }
     } catch (e) {
@@ -314,7 +369,9 @@ export async function* pageCandles(
     }
     if (windows.length === 0) {
       plan.signal?.removeEventListener("abort", onAbort);
-      if (lead) yield { ...lead, seq: 0 };
+      if (leadClaims.length > 0) {
+        yield { ...batchFromRows([]), seq: 0, coverage: leadClaims };
+      }
       return;
     }
   }
@@ -355,7 +412,9 @@ export async function* pageCandles(
 
   let seq = 0;
   try {
-    if (lead) yield { ...lead, seq: seq++ };
+    // The lead's claims travel with the first window's candles (a batch of
+    // claims only is for a range without any window).
+    const lead = leadClaims.length > 0;
     while (emitIndex < windows.length) {
       const batch = done.get(emitIndex);
       if (batch !== undefined) {
@@ -366,10 +425,15 @@ export async function* pageCandles(
         // Every window is emitted, an empty one too: its claim says the
         // venue answered that it holds nothing there.
         const from = lead && i === 0 ? windows[0]![0] : claimFrom(i);
+        const fetched: CoverageClaim = {
+          from,
+          to: windows[i]![1],
+          state: "fetched",
+        };
         yield {
           ...batch,
           seq: seq++,
-          coverage: [{ from, to: windows[i]![1], state: "fetched" }],
+          coverage: lead && i === 0 ? [...leadClaims, fetched] : [fetched],
         };
         continue;
       }

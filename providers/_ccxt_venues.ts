@@ -51,9 +51,11 @@ export interface CcxtVenueRow {
    */
   readonly pageEnd?: "oldest" | "newest" | undefined;
   /**
-   * Most recent candles the venue serves at all, whatever `since` asks
-   * (Kraken's OHLC endpoint: 720). Unset: the full history. Recorded for
-   * planning; paging does not consult it yet.
+   * Most recent periods the venue serves at all, the forming one included,
+   * whatever `since` asks (Kraken's OHLC endpoint: 720). The part of a range
+   * older than that is claimed `"not-served"` ({@linkcode historyReason})
+   * without a request, and paging starts at the oldest period served. Unset:
+   * the full history.
    */
   readonly historyLimit?: number | undefined;
   /**
@@ -111,6 +113,15 @@ export const CCXT_VENUES: Readonly<Record<string, CcxtVenueRow>> = {
   // ccxt's maximum: Coinbase rejects a longer start..end range.
   coinbase: { pageSize: 300, maxLimit: 300, rangeProbes: false },
 };
+
+/**
+ * Why the part of a range beyond an exchange's history limit is not served:
+ * `"Kraken serves only the latest 720 candles of a timeframe"`.
+ */
+export function historyReason(exchange: string, historyLimit: number): string {
+  const name = exchange.charAt(0).toUpperCase() + exchange.slice(1);
+  return `${name} serves only the latest ${historyLimit} candles of a timeframe`;
+}
 
 /** The table row of an exchange (lower-case ccxt id), or {@linkcode DEFAULT_VENUE}. */
 export function ccxtVenue(exchange: string): CcxtVenueRow {

@@ -59,7 +59,7 @@ import {
   timeframeMap,
 } from "./_ccxt_symbols.ts";
 import { pageCandles } from "./_ccxt_paging.ts";
-import { ccxtVenue, venuePageSize } from "./_ccxt_venues.ts";
+import { ccxtVenue, historyReason, venuePageSize } from "./_ccxt_venues.ts";
 import {
   type CcxtModule,
   checkOrigin,
@@ -434,6 +434,7 @@ export class CCXTProvider implements Provider {
     const now = await this.#serverTime(venue, signal);
     const label = `${exchange.toUpperCase()}:${m.symbol}`;
     let offGrid = 0;
+    const row = ccxtVenue(exchange);
     yield* pageCandles({
       timeframe: tf,
       from,
@@ -442,7 +443,11 @@ export class CCXTProvider implements Provider {
       concurrency,
       now,
       signal,
-      rangeProbes: ccxtVenue(exchange).rangeProbes,
+      rangeProbes: row.rangeProbes,
+      historyLimit: row.historyLimit,
+      historyReason: row.historyLimit === undefined
+        ? undefined
+        : historyReason(exchange, row.historyLimit),
       onOffGrid: (t) => {
         if (offGrid++ === 0) {
           this.#log(

@@ -1,6 +1,6 @@
 /**
  * Offline stand-ins for the real venues: loopback HTTP emulators of Binance
- * spot, Bybit v5 and Capital.com, an in-memory provider, and the deterministic
+ * spot, Bybit v5, OKX v5, KuCoin, Coinbase, Kraken spot and Capital.com, an in-memory provider, and the deterministic
  * candle generator behind them. Tests, benchmarks and the demo use them; so can
  * you, to test your own pipelines without a network.
  *
@@ -34,3 +34,4 @@ export {
 } from "./capitalcom_emulator.ts";
 export * from "./kucoin_emulator.ts";
 export * from "./coinbase_emulator.ts";
+export * from "./kraken_emulator.ts";
