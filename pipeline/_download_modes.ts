@@ -1,8 +1,10 @@
 /**
  * The fetch step of `download()`, one function per way of using the file: a
- * fresh file (`"new"`, `"truncate"`), a top-up (`"append"`) and a front
- * fill-in (`"prepend"`: the missing head, the old candles copied after it,
- * then a top-up). Each is a short sequence of segments and copies. Private.
+ * fresh file (`"new"`, `"truncate"`), a top-up (`"append"`) and a rebuild
+ * (`"prepend"`: the missing head, the old candles copied after it with the
+ * failed and never-requested holes of the requested range re-fetched between
+ * them — as `repair()` does — then a top-up). Each is a short sequence of
+ * segments and copies. Private.
  *
  * @module
  */
@@ -14,6 +16,7 @@ import {
   type SegmentContext,
 } from "./_download_segment.ts";
 import type { DownloadTarget } from "./_download_target.ts";
+import { fillHoles } from "./_repair_merge.ts";
 import type { DownloadMode } from "./download_options.ts";
 
 /** What the fetch step did. */
@@ -41,7 +44,7 @@ export async function fetchByPlan(
     case "append":
       return await topUp(ctx, plan, existing!);
     case "prepend":
-      return await fillInFront(ctx, target, plan, existing!);
+      return await rebuild(ctx, target, plan, existing!);
   }
 }
 
@@ -56,31 +59,40 @@ async function topUp(
 }
 
 /**
- * Fetches the missing head into the replacement, copies the old candles
- * after it and tops it up. With nothing before the file's first candle (a
- * later listing, say) there is no rebuild: a plain top-up of the file as it is.
+ * Fetches the missing head (when the range starts before the file) into the
+ * replacement, copies the old candles after it with the holes of the range
+ * re-fetched between them, and tops it up. With nothing before the file's
+ * first candle (a later listing, say) and no holes there is no rebuild: a
+ * plain top-up of the file as it is.
  */
-async function fillInFront(
+async function rebuild(
   ctx: SegmentContext,
   target: DownloadTarget,
   plan: DownloadPlan,
   existing: ExistingFile,
 ): Promise<FetchResult> {
-  const head = await fetchSegment(
-    ctx,
-    plan.from,
-    Math.min(existing.first, plan.to),
-    undefined,
-  );
-  if (head.candles === 0) {
+  const holes = plan.holes ?? [];
+  let headCandles = 0;
+  if (plan.from < existing.first) {
+    const head = await fetchSegment(
+      ctx,
+      plan.from,
+      Math.min(existing.first, plan.to),
+      undefined,
+    );
+    headCandles = head.candles;
+  }
+  if (headCandles === 0 && holes.length === 0) {
     await target.reopenForAppend();
     return await topUp(ctx, plan, existing);
   }
-  if (ctx.totals.last !== undefined) {
+  if (headCandles > 0 && ctx.totals.last !== undefined) {
     // The missing periods where the new head meets the old first candle.
     await joinGaps(ctx, ctx.totals.last, existing.first);
   }
-  const copied = await target.copyExisting(ctx.signal);
+  const { copied } = holes.length > 0
+    ? await fillHoles(ctx, target.path, holes)
+    : { copied: await target.copyExisting(ctx.signal) };
   await fetchSegment(ctx, existing.first, plan.to, existing.lastRow);
   return { mode: "prepend", copied, upToDate: false };
 }

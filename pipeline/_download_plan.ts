@@ -24,6 +24,8 @@ import {
   type Timeframe,
 } from "../format/timeframe.ts";
 import type { Provider } from "../providers/provider.ts";
+import type { CoverageSegment } from "./coverage_report.ts";
+import { fileHoles, holesWithin } from "./_repair_holes.ts";
 import { parseDateInput } from "./date_input.ts";
 import type { DownloadMode, DownloadOptions } from "./download_options.ts";
 
@@ -61,6 +63,11 @@ export interface ExistingFile {
   readonly lastRow: CandleRow;
   readonly minmove: number;
   readonly pricescale: number;
+  /**
+   * The file's failed and never-requested runs by its coverage ledger (what
+   * `repair()` fetches). @default {none}
+   */
+  readonly holes?: readonly CoverageSegment[] | undefined;
 }
 
 /** How the file is used and the range asked for. */
@@ -75,6 +82,11 @@ export interface DownloadPlan {
    * else `from`. Progress fractions and the summary's range count from here.
    */
   readonly fetchFrom: number;
+  /**
+   * The holes inside the file that lie in the requested range (`"prepend"`
+   * only: the rebuild re-fetches them). @default {none}
+   */
+  readonly holes?: readonly CoverageSegment[] | undefined;
 }
 
 /**
@@ -164,12 +176,14 @@ export function resolveDownloadRequest(
 }
 
 /**
- * Reads what an existing file holds; undefined when there is no file or it
- * is empty. Refuses legacy v1 files and files of another period.
+ * Reads what an existing file holds (and its holes, from the ledger in its
+ * `.toml`); undefined when there is no file or it is empty. Refuses legacy v1
+ * files and files of another period.
  */
 export async function readExistingFile(
   path: string,
   timeframe: Timeframe,
+  now: () => number = Date.now,
 ): Promise<ExistingFile | undefined> {
   if (!(await pathExists(path))) return undefined;
   let reader: OhlcvReader;
@@ -197,6 +211,7 @@ export async function readExistingFile(
     }
     if (info.count === 0) return undefined;
     const lastBatch = await reader.read(info.count - 1, info.count);
+    const holes = await fileHoles(path, timeframe, info, now());
     return {
       count: info.count,
       first: info.first!,
@@ -211,6 +226,7 @@ export async function readExistingFile(
       ],
       minmove: info.minmove,
       pricescale: info.pricescale,
+      holes,
     };
   } finally {
     await reader.close();
@@ -225,7 +241,9 @@ export function firstOnGrid(tf: Timeframe, t: number): number {
 
 /**
  * Decides how the file is used: `truncate` replaces it, no candles make a new
- * one, a start before the first candle fills in the front (`"prepend"`),
+ * one, a start before the first candle fills in the front (`"prepend"`), and
+ * so does a start inside the file when the requested range holds failed or
+ * never-requested holes of the file (the rebuild re-fetches exactly them);
  * anything else tops it up (`"append"`). Throws a `RangeError` when the start
  * is not before the end (a top-up without a start date may find nothing to
  * do instead: "up to date").
@@ -246,7 +264,8 @@ export function planDownload(
     mode = "new";
   } else if (
     typeof fromInput === "number" &&
-    firstOnGrid(tf, fromInput) < existing.first
+    (firstOnGrid(tf, fromInput) < existing.first ||
+      innerHoles(tf, existing, fromInput, to).length > 0)
   ) {
     from = fromInput;
     mode = "prepend";
@@ -266,5 +285,20 @@ export function planDownload(
   const fetchFrom = mode === "append"
     ? Math.max(from, nextPeriodStart(tf, existing!.last))
     : from;
-  return { mode, from, to, fetchFrom };
+  const holes = mode === "prepend" ? innerHoles(tf, existing!, from, to) : [];
+  return { mode, from, to, fetchFrom, ...(holes.length > 0 ? { holes } : {}) };
+}
+
+/** The file's holes inside `[from, to)` between its first and last candle. */
+function innerHoles(
+  tf: Timeframe,
+  existing: ExistingFile,
+  from: number,
+  to: number,
+): CoverageSegment[] {
+  return holesWithin(
+    existing.holes ?? [],
+    Math.max(from, existing.first),
+    Math.min(to, nextPeriodStart(tf, existing.last)),
+  );
 }
