@@ -7,12 +7,17 @@
 
 import { type FileHandle, open, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import process from "node:process";
 
-/** A temporary path beside `path`, unique enough for concurrent writers. */
+/**
+ * A temporary path beside `path`, unique enough for concurrent writers:
+ * `.NAME.<pid>-<random>.tmp`, the pid telling a later writer whether its
+ * creator is gone (see `_stale_files.ts`).
+ */
 export function tempPathFor(path: string): string {
   return join(
     dirname(path),
-    `.${basename(path)}.${Date.now().toString(36)}${
+    `.${basename(path)}.${process.pid}-${Date.now().toString(36)}${
       Math.random().toString(36).slice(2, 10)
     }.tmp`,
   );

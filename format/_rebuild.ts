@@ -16,7 +16,8 @@ import {
   standardLayout,
 } from "./_header.ts";
 import { convertRecords } from "./_batch_encoding.ts";
-import { fsyncDir, randomSuffix, readFully, writeFully } from "./_file_io.ts";
+import { fsyncDir, readFully, writeFully } from "./_file_io.ts";
+import { ownedSuffix } from "./_stale_files.ts";
 
 const REBUILD_CHUNK = 65536;
 
@@ -52,7 +53,7 @@ export interface RebuildJob {
  */
 export async function rebuildFile(job: RebuildJob): Promise<FileHandle> {
   const { disk, fields, chain } = job;
-  const tmp = `${job.filePath}.${randomSuffix()}.rebuild.tmp`;
+  const tmp = `${job.filePath}.${ownedSuffix()}.rebuild.tmp`;
   const out = await open(tmp, "wx+");
   let renamed = false;
   try {

@@ -13,7 +13,8 @@ import { FormatError } from "./format_error.ts";
 import { parsePeriod, parseTimeframe, type Timeframe } from "./timeframe.ts";
 import { encodeHeader, type HeaderFields } from "./_header.ts";
 import { inspectOpenFile } from "./_inspect.ts";
-import { fsyncDir, isNotFound, randomSuffix, writeFully } from "./_file_io.ts";
+import { fsyncDir, isNotFound, writeFully } from "./_file_io.ts";
+import { ownedSuffix } from "./_stale_files.ts";
 import { Sidecar, sidecarPath } from "./_sidecar.ts";
 import type { OhlcvWriterOptions } from "./ohlcv_writer_options.ts";
 import { checkGrid, type Grid } from "./_batch_validation.ts";
@@ -111,7 +112,7 @@ async function openReplace(
   durable: boolean,
 ): Promise<OpenedFile> {
   const fields = emptyFields(tf, grid);
-  const filePath = `${path}.${randomSuffix()}.tmp`;
+  const filePath = `${path}.${ownedSuffix()}.tmp`;
   const fh = await createFile(filePath, fields, durable, true);
   const sidecar = await Sidecar.open(sidecarPath(filePath), 0, durable, true);
   return { filePath, fh, sidecar, fields, newGrid: null };
@@ -130,7 +131,7 @@ async function openAppend(
     if (!isNotFound(err)) throw err;
     // New file: write it under a temporary name and rename it into place.
     const fields = emptyFields(tf, grid);
-    const tmp = `${path}.${randomSuffix()}.tmp`;
+    const tmp = `${path}.${ownedSuffix()}.tmp`;
     const tfh = await createFile(tmp, fields, durable, true);
     await tfh.close();
     try {

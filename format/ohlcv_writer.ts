@@ -97,6 +97,11 @@ interface Prepared {
 export class OhlcvWriter implements AsyncDisposable {
   /** Destination path. */
   readonly path: string;
+  /**
+   * What taking the lock cleared away (paths): a dead writer's stale lock and
+   * the temporary files of writers that are gone. Empty without the lock.
+   */
+  readonly staleFilesRemoved: readonly string[];
   readonly #filePath: string; // the file written to (a temp file in replace mode)
   readonly #replace: boolean;
   readonly #durable: boolean;
@@ -153,6 +158,7 @@ export class OhlcvWriter implements AsyncDisposable {
     this.#periodMs = f.intervalValue * unitMs(f.intervalUnit);
     this.#fh = init.fh;
     this.#lock = init.lock;
+    this.staleFilesRemoved = init.lock?.removed ?? [];
     this.#sidecar = init.sidecar;
     this.#planned = { ...f };
     this.#disk = { ...f };
