@@ -11,7 +11,7 @@
  * @module
  */
 
-import { open, readFile, stat } from "node:fs/promises";
+import { open, readFile, stat, unlink } from "node:fs/promises";
 
 /** The part of `Deno.FsFile` used here. */
 interface DenoFile {
@@ -156,4 +156,75 @@ export async function inodeOf(path: string): Promise<number | undefined> {
 function isNotFound(err: unknown): boolean {
   const e = err as { code?: unknown; name?: unknown } | null;
   return e?.code === "ENOENT" || e?.name === "NotFound";
+}
+
+/**
+ * Removes a `G` temporary file (see `_stale_files.ts`) if its maker's
+ * exclusive flock is free: the maker is gone (a maker that finds its new
+ * file already flocked by a cleaner abandons it). Returns true when removed,
+ * false when its maker holds it, `undefined` when this runtime or file
+ * system has no flock (or the file is gone).
+ */
+export async function removeIfUnguarded(
+  path: string,
+): Promise<boolean | undefined> {
+  const deno = denoOpen();
+  if (!deno) return undefined;
+  let f: DenoFile;
+  try {
+    f = await deno.open(path, { read: true });
+  } catch {
+    return undefined;
+  }
+  try {
+    const free = await f.tryLock(true).catch(() => undefined);
+    if (free !== true) return free;
+    return await unlink(path).then(() => true, () => undefined);
+  } finally {
+    f.close();
+  }
+}
+
+/** A `G` temporary file, guarded by its maker's flock until `release()`. */
+export interface GuardedTemp {
+  /** The temporary file's path. */
+  readonly path: string;
+  /** The tag kind used: `G` with a flock, `P` without. */
+  readonly kind: "G" | "P";
+  /** Drops the flock (after the file is renamed or removed). */
+  release(): void;
+}
+
+/**
+ * Creates an empty temporary file at `pathFor(kind)` and, in Deno, holds an
+ * exclusive flock on it until `release()`: a cleaner can then tell a live
+ * maker's file from a dead one's. A file a cleaner flocked first (it found
+ * it between its creation and the flock) is abandoned for a new name.
+ * Without flock the file is made with kind `P` (decided by the pid).
+ */
+export async function createGuardedTemp(
+  pathFor: (kind: "G" | "P") => string,
+): Promise<GuardedTemp> {
+  const deno = denoOpen();
+  if (deno) {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const path = pathFor("G");
+      const f = await deno.open(path, {
+        read: true,
+        write: true,
+        createNew: true,
+      });
+      const locked = await f.tryLock(true).catch(() => undefined);
+      if (locked === true) return { path, kind: "G", release: () => f.close() };
+      f.close();
+      if (locked === undefined) {
+        await unlink(path).catch(() => {});
+        break; // no flock on this file system
+      }
+      // A cleaner holds it and removes it: take another name.
+    }
+  }
+  const path = pathFor("P");
+  await (await open(path, "wx")).close();
+  return { path, kind: "P", release: () => {} };
 }

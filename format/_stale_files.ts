@@ -2,24 +2,27 @@
  * Private: what a writer that has just taken the lock of `NAME.ohlcv` may
  * clear away — the temporary files of writers that are gone.
  *
- * Every temporary file this library makes carries the creating process's pid
- * in its name (see {@linkcode ownedSuffix}):
+ * Every temporary file this library makes carries a tag `<pid>-<kind>-<hex>`
+ * (see {@linkcode ownedTag}) naming the process that made it and how its
+ * maker can be proven gone:
  *
- * - `NAME.ohlcv.<pid>-<hex>.tmp` — a replacement (`replace: true`) or a new
- *   file before its rename; `NAME.ohlcv.<pid>-<hex>.tmp.extra.csv` is the
- *   replacement's sidecar;
- * - `NAME.ohlcv[.<pid>-<hex>.tmp].<pid>-<hex>.rebuild.tmp` — a promotion
- *   rebuild;
- * - `.NAME.ohlcv.<pid>-<rand>.tmp`, `.NAME.toml.<pid>-<rand>.tmp` — atomic
- *   whole-file writes (`convert` output, the symbol-info `.toml`).
+ * - `L`: made while holding `NAME.ohlcv.lock` — a replacement
+ *   (`NAME.ohlcv.<tag>.tmp`, its sidecar `NAME.ohlcv.<tag>.tmp.extra.csv`), a
+ *   new file before its rename, a promotion rebuild
+ *   (`NAME.ohlcv[.<tag>.tmp].<tag>.rebuild.tmp`). Its maker is done with it
+ *   once it no longer holds the lock, so the next lock holder removes it.
+ * - `G`: guarded by an exclusive OS lock (flock) its maker holds while it is
+ *   alive (Deno) — atomic whole-file writes `.NAME.toml.<tag>.tmp`,
+ *   `.NAME.ohlcv.<tag>.tmp`. Removed when that flock can be taken.
+ * - `P`: neither (Node and Bun atomic writes, writers opened with
+ *   `lock: false`). Removed when the pid is provably not a live process;
+ *   when that cannot be known (Deno without `--allow-run`), once untouched
+ *   for {@linkcode LEGACY_TEMP_AGE_MS}.
  *
- * Such a file is removed only when its pid is not a live process (nor this
- * one): a killed writer's files go, a live writer's (even one running with
- * `lock: false`) stay. Names without a pid (written by versions before the
- * pid was added) are removed only when untouched for
- * {@linkcode LEGACY_TEMP_AGE_MS}. `NAME.ohlcv.lock.takeover` (a lock takeover
- * cut short) is removed when its pid is dead or it is over 10 s old: under
- * the lock nobody needs it.
+ * Names without a tag (written by versions before it) are removed only when
+ * untouched for {@linkcode LEGACY_TEMP_AGE_MS}. `NAME.ohlcv.lock.takeover`
+ * (a lock takeover cut short) is removed when its pid is dead or it is over
+ * 10 s old: under the lock nobody needs it.
  *
  * @module
  */
@@ -27,16 +30,20 @@
 import { readdir, readFile, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import process from "node:process";
+import { removeIfUnguarded } from "./_os_lock.ts";
 
 /** Temporary files without a pid in their name are removed when this old. */
 export const LEGACY_TEMP_AGE_MS = 10 * 60_000;
 /** A takeover file this old is left over (a takeover takes milliseconds). */
 export const TAKEOVER_AGE_MS = 10_000;
 
-/** `<pid>-<8 hex digits>`: the owner part of a temporary file's name. */
-export function ownedSuffix(): string {
+/** How the maker of a temporary file can be proven gone (see the module doc). */
+export type TempKind = "L" | "G" | "P";
+
+/** `<pid>-<kind>-<8 hex digits>`: the owner part of a temporary file's name. */
+export function ownedTag(kind: TempKind): string {
   const hex = Math.floor(Math.random() * 0x100000000).toString(16);
-  return `${process.pid}-${hex.padStart(8, "0")}`;
+  return `${process.pid}-${kind}-${hex.padStart(8, "0")}`;
 }
 
 function errCode(err: unknown): string | undefined {
@@ -46,6 +53,11 @@ function errCode(err: unknown): string | undefined {
 
 /** Whether a process is alive; `true` when that cannot be determined. */
 export async function pidAlive(pid: number): Promise<boolean> {
+  return (await pidKnownAlive(pid)) ?? true;
+}
+
+/** Whether a process is alive; `undefined` when that cannot be determined. */
+async function pidKnownAlive(pid: number): Promise<boolean | undefined> {
   if (pid === process.pid) return true;
   if (!(pid > 0)) return true; // 0 and negatives address process groups
   try {
@@ -56,11 +68,12 @@ export async function pidAlive(pid: number): Promise<boolean> {
     if (code === "ESRCH") return false;
     if (code === "EPERM") return true;
   }
-  // No permission to signal (e.g. Deno without --allow-run): try /proc.
+  // No permission to signal (e.g. Deno without --allow-run): try /proc
+  // (Deno needs --allow-all for it).
   try {
     await stat("/proc/self");
   } catch {
-    return true;
+    return undefined;
   }
   try {
     await stat(`/proc/${pid}`);
@@ -70,32 +83,48 @@ export async function pidAlive(pid: number): Promise<boolean> {
   }
 }
 
-const OWNED =
-  /^(\d+)-[0-9a-f]{8}\.(?:tmp|tmp\.extra\.csv|rebuild\.tmp|tmp\.\d+-[0-9a-f]{8}\.rebuild\.tmp)$/;
-const OWNED_ATOMIC = /^(\d+)-[0-9a-z]{8,}\.tmp$/;
+const TAG = String.raw`(\d+)-([LGP])-[0-9a-f]{8}`;
+const OWNED = new RegExp(
+  String
+    .raw`^${TAG}\.(?:tmp|tmp\.extra\.csv|rebuild\.tmp|tmp\.\d+-[LGP]-[0-9a-f]{8}\.rebuild\.tmp)$`,
+);
+const OWNED_ATOMIC = new RegExp(String.raw`^${TAG}\.tmp$`);
 const LEGACY =
   /^[0-9a-f]{8}\.(?:tmp|tmp\.extra\.csv|rebuild\.tmp|tmp\.[0-9a-f]{8}\.rebuild\.tmp)$/;
 const LEGACY_ATOMIC = /^[0-9a-z]{9,16}\.tmp$/;
 
+/** The maker of a temporary file, from its name. */
+export interface TempOwner {
+  readonly pid: number;
+  readonly kind: TempKind;
+}
+
 /**
- * Who made `name`, a file in the folder of `path` (an `.ohlcv`): a pid, `null`
- * for a temporary file of an older version (no pid in the name), `undefined`
- * when it is not one of the temporary files of `path`.
+ * Who made `name`, a file in the folder of `path` (an `.ohlcv`): its tag,
+ * `null` for a temporary file of an older version (no tag in the name),
+ * `undefined` when it is not one of the temporary files of `path`.
  */
-export function tempOwner(path: string, name: string): number | null | undefined {
+export function tempOwner(
+  path: string,
+  name: string,
+): TempOwner | null | undefined {
   const base = basename(path);
   const stem = base.replace(/\.ohlcv$/i, "");
+  const owner = (m: RegExpExecArray) => ({
+    pid: Number(m[1]),
+    kind: m[2] as TempKind,
+  });
   if (name.startsWith(`${base}.`)) {
     const rest = name.slice(base.length + 1);
     const m = OWNED.exec(rest);
-    if (m) return Number(m[1]);
+    if (m) return owner(m);
     return LEGACY.test(rest) ? null : undefined;
   }
   for (const prefix of [`.${base}.`, `.${stem}.toml.`]) {
     if (!name.startsWith(prefix)) continue;
     const rest = name.slice(prefix.length);
     const m = OWNED_ATOMIC.exec(rest);
-    if (m) return Number(m[1]);
+    if (m) return owner(m);
     return LEGACY_ATOMIC.test(rest) ? null : undefined;
   }
   return undefined;
@@ -143,7 +172,23 @@ export async function removeStaleFiles(path: string): Promise<string[]> {
     if (owner === undefined) continue;
     if (owner === null) {
       if ((await ageMs(full)) > LEGACY_TEMP_AGE_MS) await remove(full);
-    } else if (!(await pidAlive(owner))) await remove(full);
+      continue;
+    }
+    if (owner.kind === "L") {
+      await remove(full); // its maker held the lock we hold now
+      continue;
+    }
+    if (owner.kind === "G") {
+      const gone = await removeIfUnguarded(full);
+      if (gone === true) removed.push(full);
+      if (gone !== undefined) continue; // no flock here: decide by the pid
+    }
+    if (owner.pid === process.pid) continue;
+    const alive = await pidKnownAlive(owner.pid);
+    if (alive === false) await remove(full);
+    else if (
+      alive === undefined && (await ageMs(full)) > LEGACY_TEMP_AGE_MS
+    ) await remove(full);
   }
   return removed;
 }

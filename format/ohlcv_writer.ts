@@ -180,7 +180,14 @@ export class OhlcvWriter implements AsyncDisposable {
     );
     const lock = locked ? await acquireLock(path) : null;
     try {
-      const file = await openWriterFile(path, tf, grid, durable, replace);
+      const file = await openWriterFile(
+        path,
+        tf,
+        grid,
+        durable,
+        replace,
+        lock !== null,
+      );
       const w = new OhlcvWriter({ path, replace, durable, tf, lock, ...file });
       if (file.newGrid) {
         try {
@@ -423,6 +430,7 @@ export class OhlcvWriter implements AsyncDisposable {
           pendingLen: p.pendingLen,
           fields: p.fields,
           durable: this.#durable,
+          locked: this.#lock !== null,
           beforeRename: () => this.hooks.beforeRebuildRename?.(),
         });
         this.#writtenSeq = this.#syncedSeq = p.seq; // the new file is synced

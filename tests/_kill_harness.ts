@@ -76,7 +76,7 @@ export interface KillTrialsOptions {
   /** Emulator latency per request, ms. @default {30} */
   readonly latencyMs?: number;
   /** Progress lines. */
-  readonly log?: (line: string) => void;
+  readonly log?: ((line: string) => void) | undefined;
 }
 
 /** What the trials did and found, per scenario and in all. */
@@ -181,9 +181,9 @@ async function assertLedger(
   };
   assert.ok(
     ledgerFits(ledger, file),
-    `${label}: the ledger (${JSON.stringify(ledger.file)}) claims more than the file holds (${
-      JSON.stringify(file)
-    })`,
+    `${label}: the ledger (${
+      JSON.stringify(ledger.file)
+    }) claims more than the file holds (${JSON.stringify(file)})`,
   );
   const held = new Set(got ? Array.from(got.time) : []);
   for (const [from, to] of ledger.fetched.runs) {
@@ -229,7 +229,10 @@ export async function runKillTrials(
   try {
     const cfg = join(root, "config");
     await mkdir(cfg);
-    await writeFile(join(cfg, "ccxt.toml"), `[binance]\nbase_url = "${emu.url}"\n`);
+    await writeFile(
+      join(cfg, "ccxt.toml"),
+      `[binance]\nbase_url = "${emu.url}"\n`,
+    );
     const common = [
       "-t",
       "5",
@@ -300,7 +303,9 @@ export async function runKillTrials(
         const dir = join(root, `${sc.name}_${round}`);
         const data = join(dir, "data");
         await mkdir(dir);
-        if (sc.seeded) await cp(join(seedDir, "data"), data, { recursive: true });
+        if (sc.seeded) {
+          await cp(join(seedDir, "data"), data, { recursive: true });
+        }
         for (let k = 0; k < killsPerRound && trial < options.trials; k++) {
           if (++attempts > 3 * options.trials) {
             assert.fail(`too many runs finished before their kill moment`);
@@ -315,7 +320,7 @@ export async function runKillTrials(
           // while the files are being written (after the first lock).
           const early = random() < 0.125;
           const delay = Math.floor(
-            early ? (startupMs + 20) * random() : workMs * random(),
+            early ? (startupMs + 20) * random() : 0.8 * workMs * random(),
           );
           const child = spawnCli(download(sc.args), { cwd: dir });
           let exited = false;
@@ -410,7 +415,7 @@ export async function runKillTrials(
 }
 
 /**
- * Waits until a lock file shows in `dir` (ms since the call) or the process
+ * Waits until `child` holds a lock file in `dir` (ms since the call) or
  * ends (`undefined`).
  */
 async function untilLocked(
@@ -421,8 +426,11 @@ async function untilLocked(
   let exited = false;
   child.status.then(() => exited = true, () => exited = true);
   while (!exited) {
-    const names = await readdir(dir).catch(() => [] as string[]);
-    if (names.some((n) => n.endsWith(".lock"))) return performance.now() - t0;
+    for (const n of await readdir(dir).catch(() => [] as string[])) {
+      if (!n.endsWith(".lock")) continue;
+      const text = await readFile(join(dir, n), "utf8").catch(() => "");
+      if (Number.parseInt(text) === child.pid) return performance.now() - t0;
+    }
     await new Promise((r) => setTimeout(r, 3));
   }
   return undefined;
