@@ -63,8 +63,11 @@ function errCode(err: unknown): string | undefined {
     : undefined;
 }
 
-/** `<pid>`, or `<pid> flock` when its holder keeps an OS lock on it. */
-const LOCK_TEXT = /^\s*(\d+)( flock)?\s*$/;
+/**
+ * `<pid>\n`, or `<pid>\n\n` when its holder keeps an OS lock on it (an
+ * older reader still finds just the pid).
+ */
+const LOCK_TEXT = /^\s*(\d+)(\n\n)?\s*$/;
 
 /**
  * Deletes a stale lock file, but only while holding `<lock>.takeover` and

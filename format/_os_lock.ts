@@ -5,8 +5,9 @@
  * kernel drops the moment the process dies, so a later process can prove the
  * holder gone with a shared `tryLock` — without `--allow-run` (needed to
  * signal a pid) or `--allow-all` (needed to read `/proc`), and immune to pid
- * reuse. The lock text then reads `<pid> flock`. Node and Bun have no flock:
- * the text is `<pid>` and liveness is decided by the pid.
+ * reuse. The lock text is the pid and a newline either way (what older
+ * versions and other tools read); a second newline marks a flock holder.
+ * Node and Bun have no flock: there the pid decides liveness.
  *
  * @module
  */
@@ -48,7 +49,7 @@ export interface HeldLockFile {
 
 /**
  * Creates `lockPath` exclusively (throwing the runtime's "already exists"
- * error when it exists) holding `<pid>` — `<pid> flock` once an exclusive
+ * error when it exists) holding `<pid>\n` — `<pid>\n\n` once an exclusive
  * flock is held. The flock is taken before the text is written, so a
  * lock file with a pid in it whose flock is free has lost its holder.
  */
@@ -72,7 +73,7 @@ export async function createLockFile(
       } catch {
         // No flock on this file system: the pid alone decides.
       }
-      const bytes = encoder.encode(`${pid}${flocked ? " flock" : ""}\n`);
+      const bytes = encoder.encode(`${pid}\n${flocked ? "\n" : ""}`);
       let done = 0;
       while (done < bytes.length) done += await f.write(bytes.subarray(done));
     } catch (err) {
@@ -98,7 +99,7 @@ export interface LockProbe {
   readonly ino: number | undefined;
   /**
    * Whether its flock is free: `false` proves a live holder, `true` a dead
-   * one when the text says `flock`; `undefined` when unknown.
+   * one when the text carries the flock mark; `undefined` when unknown.
    */
   readonly free: boolean | undefined;
 }
