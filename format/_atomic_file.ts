@@ -7,15 +7,16 @@
 
 import { type FileHandle, open, rename, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { ownedTag, type TempKind } from "./_stale_files.ts";
+import { createGuardedTemp } from "./_os_lock.ts";
 
-/** A temporary path beside `path`, unique enough for concurrent writers. */
-export function tempPathFor(path: string): string {
-  return join(
-    dirname(path),
-    `.${basename(path)}.${Date.now().toString(36)}${
-      Math.random().toString(36).slice(2, 10)
-    }.tmp`,
-  );
+/**
+ * A temporary path beside `path`, unique enough for concurrent writers:
+ * `.NAME.<pid>-<kind>-<hex>.tmp`, the tag telling a later writer whether its
+ * maker is gone (see `_stale_files.ts`).
+ */
+export function tempPathFor(path: string, kind: TempKind): string {
+  return join(dirname(path), `.${basename(path)}.${ownedTag(kind)}.tmp`);
 }
 
 /**
@@ -52,12 +53,16 @@ export async function withAtomicFile<T>(
   path: string,
   write: (fh: FileHandle) => Promise<T>,
 ): Promise<T> {
-  const tmp = tempPathFor(path);
+  let tmp: string | undefined;
+  let guard: (() => void) | undefined;
   let ok = false;
   try {
     let fh: FileHandle;
     try {
-      fh = await open(tmp, "wx");
+      const made = await createGuardedTemp((kind) => tempPathFor(path, kind));
+      tmp = made.path;
+      guard = made.release;
+      fh = await open(tmp, "r+");
     } catch (err) {
       throw await cannotCreate(path, "a temporary file", err);
     }
@@ -72,7 +77,8 @@ export async function withAtomicFile<T>(
     ok = true;
     return result;
   } finally {
-    if (!ok) await unlink(tmp).catch(() => {});
+    if (!ok && tmp !== undefined) await unlink(tmp).catch(() => {});
+    guard?.();
   }
 }
 

@@ -1,6 +1,9 @@
 /**
- * Private: the writer's lock file `<path>.lock` (the holder's pid inside). A
- * lock left behind by a dead process is taken over.
+ * Private: the writer's lock file `<path>.lock` (the holder's pid inside, and
+ * an OS lock where the runtime has one: `_os_lock.ts`). A lock left behind
+ * by a dead process is taken over (deleted and made anew);
+ * whoever takes the lock then removes the temporary files that dead writers
+ * of `path` left behind (see `_stale_files.ts`).
  *
  * @module
  */
@@ -8,6 +11,16 @@
 import { open, readFile, stat, unlink } from "node:fs/promises";
 import process from "node:process";
 import { cannotCreate } from "./_atomic_file.ts";
+import { pidAlive, removeStaleFiles, TAKEOVER_AGE_MS } from "./_stale_files.ts";
+import {
+  createLockFile,
+  type HeldLockFile,
+  inodeOf,
+  probeLockFile,
+} from "./_os_lock.ts";
+
+/** How long `acquireLock` keeps trying while others take a stale lock over. */
+const CONTENDED_MS = TAKEOVER_AGE_MS + 2_000;
 
 /** Raised when another writer holds the lock of an `.ohlcv` file. */
 export class OhlcvLockedError extends Error {
@@ -29,6 +42,11 @@ export class OhlcvLockedError extends Error {
 export interface FileLock {
   /** Path of the lock file. */
   readonly lockPath: string;
+  /**
+   * What taking the lock cleared away: the stale lock of a dead process and
+   * the temporary files writers that are gone left beside the file.
+   */
+  readonly removed: readonly string[];
   /** Deletes the lock file. */
   release(): Promise<void>;
 }
@@ -45,100 +63,110 @@ function errCode(err: unknown): string | undefined {
     : undefined;
 }
 
-/** Whether a process is alive; `true` when that cannot be determined. */
-async function pidAlive(pid: number): Promise<boolean> {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    const code = errCode(err);
-    if (code === "ESRCH") return false;
-    if (code === "EPERM") return true;
-  }
-  // No permission to signal (e.g. Deno without --allow-run): try /proc.
-  try {
-    await stat("/proc/self");
-  } catch {
-    return true;
-  }
-  try {
-    await stat(`/proc/${pid}`);
-    return true;
-  } catch {
-    return false;
-  }
-}
+/**
+ * `<pid>\n`, or `<pid>\n\n` when its holder keeps an OS lock on it (an
+ * older reader still finds just the pid).
+ */
+const LOCK_TEXT = /^\s*(\d+)(\n\n)?\s*$/;
 
 /**
  * Deletes a stale lock file, but only while holding `<lock>.takeover` and
- * only if it still holds `staleText`: two processes that both found the same
- * stale lock could otherwise each delete it, the second one deleting the
- * fresh lock the first had just created, and both would write. Returns false
- * when another process holds the takeover file (a takeover file left by a
- * crash is removed after 10 s).
+ * only if it still holds `staleText` (and is the inode looked at): two
+ * processes that both found the same stale lock could otherwise each delete
+ * it, the second one deleting the fresh lock the first had just created, and
+ * both would write. Returns whether the stale lock was deleted, `undefined`
+ * when another process holds the takeover file (one left by a crash is
+ * removed after 10 s, or by the next lock holder once its pid is dead).
  */
 async function removeStaleLock(
   lockPath: string,
   staleText: string,
-): Promise<boolean> {
+  staleIno: number | undefined,
+): Promise<boolean | undefined> {
   const takeover = `${lockPath}.takeover`;
   try {
-    await (await open(takeover, "wx")).close();
+    const fh = await open(takeover, "wx");
+    try {
+      await fh.writeFile(`${process.pid}\n`);
+    } finally {
+      await fh.close();
+    }
   } catch (err) {
     if (errCode(err) !== "EEXIST") throw err;
     const mtime = await stat(takeover).then((s) => s.mtimeMs, () => Date.now());
-    if (Date.now() - mtime > 10_000) await unlink(takeover).catch(() => {});
-    return false;
+    if (Date.now() - mtime > TAKEOVER_AGE_MS) {
+      await unlink(takeover).catch(() => {});
+    }
+    return undefined;
   }
   try {
     const now = await readFile(lockPath, "utf8").catch(() => null);
-    if (now === staleText) await unlink(lockPath).catch(() => {});
+    if (now !== staleText) return false;
+    const ino = await inodeOf(lockPath);
+    if (staleIno !== undefined && ino !== undefined && ino !== staleIno) {
+      return false;
+    }
+    return await unlink(lockPath).then(() => true, () => false);
   } finally {
     await unlink(takeover).catch(() => {});
   }
-  return true;
 }
 
-/** Takes `<path>.lock`, or throws {@linkcode OhlcvLockedError}. */
+/**
+ * Takes `<path>.lock`, or throws {@linkcode OhlcvLockedError}; then removes
+ * what dead writers of `path` left behind (listed in `removed`). The holder
+ * is proven gone by its OS lock where the runtime has one (see
+ * `_os_lock.ts`), else by its pid; a lock file without a pid is stale once
+ * 10 s old.
+ */
 export async function acquireLock(path: string): Promise<FileLock> {
   const lockPath = `${path}.lock`;
-  for (let attempt = 0; attempt < 100; attempt++) {
+  const removed: string[] = [];
+  const deadline = Date.now() + CONTENDED_MS;
+  const wait = () => new Promise((resolve) => setTimeout(resolve, 10));
+  for (let attempt = 0; attempt < 100 || Date.now() < deadline; attempt++) {
+    let held: HeldLockFile | undefined;
     try {
-      const fh = await open(lockPath, "wx");
-      try {
-        await fh.writeFile(`${process.pid}\n`);
-      } finally {
-        await fh.close();
-      }
-      let released = false;
-      return {
-        lockPath,
-        async release() {
-          if (released) return;
-          released = true;
-          await unlink(lockPath).catch(() => {});
-        },
-      };
+      held = await createLockFile(lockPath, process.pid);
     } catch (err) {
       if (errCode(err) !== "EEXIST") {
         throw await cannotCreate(path, "the lock file", err);
       }
     }
-    let text = "";
-    try {
-      text = await readFile(lockPath, "utf8");
-    } catch (err) {
-      if (errCode(err) === "ENOENT") continue; // released meanwhile: retry
-      throw err;
+    if (held !== undefined) {
+      const file = held;
+      let released = false;
+      removed.push(...await removeStaleFiles(path));
+      return {
+        lockPath,
+        removed,
+        async release() {
+          if (released) return;
+          released = true;
+          // Delete while the OS lock still shows this holder alive.
+          await unlink(lockPath).catch(() => {});
+          file.close();
+        },
+      };
     }
-    const pid = /^\s*(\d+)\s*$/.test(text) ? Number(text.trim()) : undefined;
+    const seen = await probeLockFile(lockPath);
+    if (seen === null) continue; // released meanwhile: retry
+    const m = LOCK_TEXT.exec(seen.text);
+    const pid = m ? Number(m[1]) : undefined;
     let stale: boolean;
-    if (pid === undefined) {
-      // Unreadable content: stale only if old (a new lock may be mid-write).
-      const age = Date.now() - (await stat(lockPath)).mtimeMs;
-      stale = age > 10_000;
-    } else stale = !(await pidAlive(pid));
+    if (seen.free === false) stale = false; // its holder keeps the OS lock
+    else if (m === null) {
+      // No pid (yet): a new lock may be mid-write, or its writer was killed
+      // between creating and filling it. Stale once 10 s old; wait till then.
+      const mtime = await stat(lockPath).then((s) => s.mtimeMs, () => null);
+      if (mtime === null) continue; // released meanwhile: retry
+      stale = Date.now() - mtime > TAKEOVER_AGE_MS;
+      if (!stale && Date.now() < deadline) {
+        await wait();
+        continue;
+      }
+    } else if (m[2] !== undefined && seen.free === true) stale = true;
+    else stale = !(await pidAlive(pid!));
     if (!stale) {
       throw new OhlcvLockedError(
         `Cannot write ${path}: another writer${
@@ -148,10 +176,9 @@ export async function acquireLock(path: string): Promise<FileLock> {
         pid,
       );
     }
-    if (!(await removeStaleLock(lockPath, text))) {
-      // Another process is taking the stale lock over right now.
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    const took = await removeStaleLock(lockPath, seen.text, seen.ino);
+    if (took) removed.push(lockPath);
+    else if (took === undefined) await wait(); // another process takes it over
   }
   throw new OhlcvLockedError(
     `Cannot write ${path}: could not take the lock file ${lockPath} (contended)`,

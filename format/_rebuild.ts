@@ -16,7 +16,8 @@ import {
   standardLayout,
 } from "./_header.ts";
 import { convertRecords } from "./_batch_encoding.ts";
-import { fsyncDir, randomSuffix, readFully, writeFully } from "./_file_io.ts";
+import { fsyncDir, readFully, writeFully } from "./_file_io.ts";
+import { ownedTag } from "./_stale_files.ts";
 
 const REBUILD_CHUNK = 65536;
 
@@ -39,6 +40,8 @@ export interface RebuildJob {
   fields: HeaderFields;
   /** fsync the new file and its folder. */
   durable: boolean;
+  /** The writer holds the lock (the temporary file is tagged `L`). */
+  locked: boolean;
   /** Test hook: runs when the temporary file is complete, before the rename. */
   beforeRename?: (() => void | Promise<void>) | undefined;
 }
@@ -52,7 +55,7 @@ export interface RebuildJob {
  */
 export async function rebuildFile(job: RebuildJob): Promise<FileHandle> {
   const { disk, fields, chain } = job;
-  const tmp = `${job.filePath}.${randomSuffix()}.rebuild.tmp`;
+  const tmp = `${job.filePath}.${ownedTag(job.locked ? "L" : "P")}.rebuild.tmp`;
   const out = await open(tmp, "wx+");
   let renamed = false;
   try {

@@ -13,7 +13,8 @@ import { FormatError } from "./format_error.ts";
 import { parsePeriod, parseTimeframe, type Timeframe } from "./timeframe.ts";
 import { encodeHeader, type HeaderFields } from "./_header.ts";
 import { inspectOpenFile } from "./_inspect.ts";
-import { fsyncDir, isNotFound, randomSuffix, writeFully } from "./_file_io.ts";
+import { fsyncDir, isNotFound, writeFully } from "./_file_io.ts";
+import { ownedTag } from "./_stale_files.ts";
 import { Sidecar, sidecarPath } from "./_sidecar.ts";
 import type { OhlcvWriterOptions } from "./ohlcv_writer_options.ts";
 import { checkGrid, type Grid } from "./_batch_validation.ts";
@@ -71,7 +72,8 @@ export function resolveOpenOptions(
 
 /**
  * Opens (or creates) the file at `path` for a writer of timeframe `tf`. With
- * `replace` a fresh temporary file is created beside it instead. Throws
+ * `replace` a fresh temporary file is created beside it instead (its name
+ * tagged `L` when the caller holds the lock, see `_stale_files.ts`). Throws
  * (leaving the file untouched) when an existing file cannot be appended to.
  */
 export function openWriterFile(
@@ -80,10 +82,11 @@ export function openWriterFile(
   grid: Grid | null,
   durable: boolean,
   replace: boolean,
+  locked: boolean,
 ): Promise<OpenedFile> {
   return replace
-    ? openReplace(path, tf, grid, durable)
-    : openAppend(path, tf, grid, durable);
+    ? openReplace(path, tf, grid, durable, locked)
+    : openAppend(path, tf, grid, durable, locked);
 }
 
 async function createFile(
@@ -109,9 +112,10 @@ async function openReplace(
   tf: Timeframe,
   grid: Grid | null,
   durable: boolean,
+  locked: boolean,
 ): Promise<OpenedFile> {
   const fields = emptyFields(tf, grid);
-  const filePath = `${path}.${randomSuffix()}.tmp`;
+  const filePath = `${path}.${ownedTag(locked ? "L" : "P")}.tmp`;
   const fh = await createFile(filePath, fields, durable, true);
   const sidecar = await Sidecar.open(sidecarPath(filePath), 0, durable, true);
   return { filePath, fh, sidecar, fields, newGrid: null };
@@ -122,6 +126,7 @@ async function openAppend(
   tf: Timeframe,
   grid: Grid | null,
   durable: boolean,
+  locked: boolean,
 ): Promise<OpenedFile> {
   let fh: FileHandle;
   try {
@@ -130,7 +135,7 @@ async function openAppend(
     if (!isNotFound(err)) throw err;
     // New file: write it under a temporary name and rename it into place.
     const fields = emptyFields(tf, grid);
-    const tmp = `${path}.${randomSuffix()}.tmp`;
+    const tmp = `${path}.${ownedTag(locked ? "L" : "P")}.tmp`;
     const tfh = await createFile(tmp, fields, durable, true);
     await tfh.close();
     try {

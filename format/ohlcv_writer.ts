@@ -97,6 +97,11 @@ interface Prepared {
 export class OhlcvWriter implements AsyncDisposable {
   /** Destination path. */
   readonly path: string;
+  /**
+   * What taking the lock cleared away (paths): a dead writer's stale lock and
+   * the temporary files of writers that are gone. Empty without the lock.
+   */
+  readonly staleFilesRemoved: readonly string[];
   readonly #filePath: string; // the file written to (a temp file in replace mode)
   readonly #replace: boolean;
   readonly #durable: boolean;
@@ -153,6 +158,7 @@ export class OhlcvWriter implements AsyncDisposable {
     this.#periodMs = f.intervalValue * unitMs(f.intervalUnit);
     this.#fh = init.fh;
     this.#lock = init.lock;
+    this.staleFilesRemoved = init.lock?.removed ?? [];
     this.#sidecar = init.sidecar;
     this.#planned = { ...f };
     this.#disk = { ...f };
@@ -174,7 +180,14 @@ export class OhlcvWriter implements AsyncDisposable {
     );
     const lock = locked ? await acquireLock(path) : null;
     try {
-      const file = await openWriterFile(path, tf, grid, durable, replace);
+      const file = await openWriterFile(
+        path,
+        tf,
+        grid,
+        durable,
+        replace,
+        lock !== null,
+      );
       const w = new OhlcvWriter({ path, replace, durable, tf, lock, ...file });
       if (file.newGrid) {
         try {
@@ -417,6 +430,7 @@ export class OhlcvWriter implements AsyncDisposable {
           pendingLen: p.pendingLen,
           fields: p.fields,
           durable: this.#durable,
+          locked: this.#lock !== null,
           beforeRename: () => this.hooks.beforeRebuildRename?.(),
         });
         this.#writtenSeq = this.#syncedSeq = p.seq; // the new file is synced
