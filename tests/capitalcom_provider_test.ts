@@ -589,7 +589,11 @@ Deno.test("CapitalComProvider fails with a ProviderError naming the epic and tim
         e.message,
       ),
   );
-  assert.equal(got.length, 0, "the stale bars are not emitted, nothing claimed");
+  assert.equal(
+    got.length,
+    0,
+    "the stale bars are not emitted, nothing claimed",
+  );
   assert.equal(
     s.emu.requests.filter((r) => r.path.startsWith("/api/v1/prices")).length,
     1,
