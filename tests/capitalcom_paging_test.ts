@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { CandleBatch } from "../format/candle_batch.ts";
-import { unresolved } from "../format/coverage.ts";
+import { RunSet, unresolved } from "../format/coverage.ts";
+import { parseTimeframe } from "../format/timeframe.ts";
 import { OhlcvReader } from "../format/ohlcv_reader.ts";
 import { loadLedger } from "../pipeline/_coverage_ledger.ts";
 import { download } from "../pipeline/download.ts";
@@ -299,5 +300,34 @@ Deno.test("download() with a venue that answers not-found after some time while 
   );
   assert.ok(
     priceRequests(s.emu).some((r) => r.errorCode === "error.prices.not-found"),
+  );
+});
+
+Deno.test("CapitalComProvider candles claim every window's span, empty windows too, up to the forming bar", async () => {
+  await using s = await setup({ pageCap: 150 });
+  const from = Date.UTC(2025, 0, 10, 12, 0, 30); // not on the grid
+  const batches = await Array.fromAsync(s.provider.candles({
+    symbol: "EURUSD",
+    timeframe: parseTimeframe("1"),
+    from,
+    to: NOW + 86_400_000,
+    pageSize: 300,
+  }));
+  const claims = new RunSet();
+  for (const b of batches) {
+    assert.ok(b.coverage && b.coverage.length > 0, "every batch claims");
+    assert.ok(b.time.length > 0, "empty windows need no batch of their own");
+    for (const c of b.coverage) {
+      assert.equal(c.state, "fetched");
+      claims.add(c.from, c.to);
+    }
+  }
+  // From the request's start to the forming 10:30 bar, without a hole
+  // (the weekend windows answered not-found are claimed too).
+  assert.deepEqual(claims.runs, [[from, Date.UTC(2025, 0, 15, 10, 30)]]);
+  const got = batches.flatMap((b) => Array.from(b.time));
+  assert.deepEqual(
+    got,
+    Array.from(s.emu.bars("EURUSD", "1", from, NOW + 86_400_000).time),
   );
 });
