@@ -323,7 +323,8 @@ async function fetchWindow(
   to: number,
   context: CandlesContext,
 ): Promise<WindowResult> {
-  const seen = new Map<number, PriceBar>();
+  const bars: ParsedBar[] = [];
+  const seen = new Set<number>();
   const { period, path } = job;
   let span = job.span;
   // The last minute still wanted: lowered by a forming bar or a refused `to`.
@@ -334,7 +335,7 @@ async function fetchWindow(
   const pending: Array<[number, number]> = [[from, to]];
   const result = (verifiedTo: number, error?: unknown): WindowResult => ({
     start: from,
-    bars: [...seen].map(([t, p]) => ({ t, p })),
+    bars,
     verifiedTo,
     forming,
     ...(error !== undefined ? { error } : {}),
@@ -408,7 +409,8 @@ async function fetchWindow(
         continue;
       }
       if (!seen.has(t)) {
-        seen.set(t, p);
+        seen.add(t);
+        bars.push({ t, p });
         fresh++;
       }
     }
