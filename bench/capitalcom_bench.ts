@@ -9,6 +9,9 @@
  * 2. No limits, no latency: candles/s end to end through `download()`
  *    (provider parsing + pipeline + writer), without and with the
  *    `.extra.csv` sidecar (`extraData`).
+ * 3. Request counts of a few downloads (`/prices` requests, answered
+ *    not-found among them), and of one from a venue capping its answers at
+ *    150 bars (`pageCap`): what paging without trusting page lengths costs.
  *
  * Run: `deno run -A bench/capitalcom_bench.ts` (a month for 1., a year for
  * 2.; `--quick`: a week and a month). `deno bench` runs a small smoke case.
@@ -32,6 +35,10 @@ interface Run {
   requests: number;
   refused: number;
   ms: number;
+  /** `/prices` requests, and those answered `error.prices.not-found`. */
+  prices: number;
+  notFound: number;
+  complete: boolean;
 }
 
 async function run(
@@ -41,6 +48,7 @@ async function run(
   to: number,
   concurrency: number,
   extraData: boolean,
+  timeframe = "1",
 ): Promise<Run> {
   await using emu = await startCapitalComEmulator({
     now: () => NOW,
@@ -59,7 +67,7 @@ async function run(
     });
     const started = performance.now();
     const summary = await download(provider, "EURUSD", {
-      timeframe: "1",
+      timeframe,
       dataDir: join(dir, "data"),
       from: new Date(from),
       to: new Date(to),
@@ -68,11 +76,18 @@ async function run(
       extraData,
     });
     const ms = performance.now() - started;
+    const prices = emu.requests.filter((r) =>
+      r.path.startsWith("/api/v1/prices/")
+    );
     return {
       candles: summary.candles,
       requests: emu.requests.length,
       refused: emu.requests.filter((r) => r.status === 429).length,
       ms,
+      prices: prices.length,
+      notFound: prices.filter((r) => r.errorCode === "error.prices.not-found")
+        .length,
+      complete: summary.coverage.complete,
     };
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -124,6 +139,33 @@ async function report(quick: boolean): Promise<void> {
   for (const extraData of [false, true]) {
     const r = await run(relaxed, true, rawFrom, NOW, 3, extraData);
     console.log(line(`   ${extraData ? "with" : "without"} .extra.csv`, r));
+  }
+  console.log("3. Requests (no limits, no latency), EURUSD:");
+  const cases: [string, CapitalComEmulatorOptions, number, string][] = [
+    ["1m, a month", {}, 31, "1"],
+    ["1m, a year", {}, 365, "1"],
+    ["1h, a year", {}, 365, "60"],
+    ["15m, 4 days", {}, 4, "15"],
+    ["15m, 4 days, pages capped at 150", { pageCap: 150 }, 4, "15"],
+    ["1m, a month, pages capped at 150", { pageCap: 150 }, 31, "1"],
+  ];
+  for (const [label, extra, days, timeframe] of cases) {
+    const r = await run(
+      { ...relaxed, ...extra },
+      true,
+      NOW - days * DAY,
+      NOW,
+      3,
+      false,
+      timeframe,
+    );
+    console.log(
+      `   ${label.padEnd(34)} ${String(r.candles).padStart(8)} candles  ${
+        String(r.prices).padStart(4)
+      } /prices requests (${r.notFound} not-found)  coverage ${
+        r.complete ? "complete" : "INCOMPLETE"
+      }`,
+    );
   }
 }
 

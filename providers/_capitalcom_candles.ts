@@ -12,8 +12,9 @@ import {
   allocBatch,
   type CandleBatch,
   type CandleExtra,
+  type CoverageClaim,
 } from "../format/candle_batch.ts";
-import type { Timeframe } from "../format/timeframe.ts";
+import { periodStart, type Timeframe } from "../format/timeframe.ts";
 import type { CapitalComClient } from "./_capitalcom_session.ts";
 import { diff, num, unknownEpic } from "./_capitalcom_symbol_info.ts";
 import { type CandleRequest, ProviderError } from "./provider.ts";
@@ -59,6 +60,7 @@ export function parseCapitalComTime(text: unknown): number {
 /** Largest `max` of `/prices`. */
 const MAX_PAGE = 1000;
 const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
 /** Windows fetched at once by default (the rate limiter caps the request rate). */
 const DEFAULT_CONCURRENCY = 3;
 /** How far short of now windows end after the venue refused one as in the future. */
@@ -83,11 +85,18 @@ interface ParsedBar {
 }
 
 interface WindowResult {
+  /** The window's first minute (its claim starts there). */
+  start: number;
   bars: ParsedBar[];
+  /**
+   * End (exclusive) of what the window's answers proved: every bar before it
+   * is in `bars` (the window's end, or where a forming bar or a failure
+   * stopped it).
+   */
+  verifiedTo: number;
   /** A forming bar was met: nothing later is final. */
   forming: boolean;
-  /** The page cursor stopped advancing. */
-  stalled: boolean;
+  /** Why the window stopped early (its `bars` before `verifiedTo` still hold). */
   error?: unknown;
 }
 
@@ -96,6 +105,12 @@ interface WindowJob {
   path: string;
   resolution: string;
   period: number;
+  /**
+   * Least time between two bars: a period (intraday bars sit on a fixed
+   * grid), less an hour for daily and weekly bars (a daylight saving time
+   * change moves a session-anchored bar by an hour).
+   */
+  minGap: number;
   pageSize: number;
   /** Bars a window may cover; halved when the venue refuses the range. */
   span: number;
@@ -182,6 +197,7 @@ export async function* capitalComCandles(
     path: `/api/v1/prices/${encodeURIComponent(epic)}`,
     resolution,
     period: tf.ms,
+    minGap: tf.ms > 4 * HOUR ? tf.ms - HOUR : tf.ms,
     pageSize,
     span: pageSize,
     horizon: MINUTE,
@@ -189,7 +205,12 @@ export async function* capitalComCandles(
   };
   // Bars open on whole minutes: windows are whole minutes and cover the
   // range without gaps (no assumption about where a resolution's bars sit).
-  let cursor = Math.ceil(Math.max(request.from, after + 1) / MINUTE) * MINUTE;
+  // The first window starts on the timeframe's grid (bars before `from` or
+  // at `resumeAfter` are dropped below), so windows end just before a grid
+  // time and the next one does not begin with a head where no bar can be.
+  let cursor = Math.ceil(
+    periodStart(tf, Math.max(request.from, after + 1)) / MINUTE,
+  ) * MINUTE;
   const next = (): [number, number] | undefined => {
     // `to` is inclusive and must not lie in the venue's future: windows end
     // short of now (only forming bars start later).
@@ -211,71 +232,132 @@ export async function* capitalComCandles(
     : stop.signal;
   const queue: Promise<WindowResult>[] = [];
   let last = -Infinity;
+  let first = true;
+  // The last window with bars, held back until the next one with bars: the
+  // claims of empty windows in between are added to it, so an empty window
+  // needs no batch of its own.
+  let held: CandleBatch | undefined;
+  let claims: CoverageClaim[] = [];
+  const release = (): CandleBatch | undefined => {
+    if (held === undefined && claims.length === 0) return undefined;
+    const out: CandleBatch = {
+      ...(held ?? toBatch([], false)),
+      ...(claims.length > 0 ? { coverage: claims } : {}),
+    };
+    held = undefined;
+    claims = [];
+    return out;
+  };
   try {
     for (;;) {
       request.signal?.throwIfAborted();
       while (queue.length < concurrency) {
         const w = next();
         if (!w) break;
-        queue.push(
-          fetchWindow(job, w[0], w[1], context).catch((error) => ({
-            bars: [],
-            forming: false,
-            stalled: false,
-            error,
-          })),
-        );
+        queue.push(fetchWindow(job, epic, w[0], w[1], context));
       }
       const r = await queue.shift();
       if (!r) break;
-      if (r.error !== undefined) throw unknownEpic(r.error, epic);
       r.bars.sort((a, b) => a.t - b.t); // ascending, whatever the venue sent
       const bars: ParsedBar[] = [];
       for (const p of r.bars) {
-        // In range, and each time once (pages may overlap or repeat bars).
-        if (p.t >= request.from && p.t < end && p.t > after && p.t > last) {
+        // In range, proved, and each time once (pages may overlap or repeat bars).
+        if (
+          p.t >= request.from && p.t < end && p.t > after && p.t > last &&
+          p.t < r.verifiedTo
+        ) {
           bars.push(p);
           last = p.t;
         }
       }
-      if (bars.length > 0) yield toBatch(bars, request.extraData === true);
-      if (r.forming || r.stalled) break;
+      if (bars.length > 0 && held !== undefined) {
+        const out = release();
+        if (out) yield out;
+      }
+      if (bars.length > 0) held = toBatch(bars, request.extraData === true);
+      // Each window claims what its answers proved, an empty one too (the
+      // venue answered that it has no bar there); the first from the
+      // request's start (no bar opens between it and the window's start).
+      const from = first ? request.from : r.start;
+      const to = Math.min(end, r.verifiedTo);
+      first = false;
+      if (to > from) addClaim(claims, from, to);
+      if (r.error !== undefined) {
+        const out = release();
+        if (out) yield out;
+        throw unknownEpic(r.error, epic);
+      }
+      if (r.forming) break;
     }
+    const out = release();
+    if (out) yield out;
   } finally {
     stop.abort();
     await Promise.allSettled(queue);
   }
 }
 
+/** Adds a `"fetched"` claim of `[from, to)`, joining it to the last one when they touch. */
+function addClaim(claims: CoverageClaim[], from: number, to: number): void {
+  const prev = claims[claims.length - 1];
+  if (prev !== undefined && prev.to === from) {
+    claims[claims.length - 1] = { ...prev, to };
+  } else claims.push({ from, to, state: "fetched" });
+}
+
 /**
- * Fetches the bars of one window `[from, to]` (inclusive, whole minutes),
- * splitting it when the venue refuses its length or cuts a page short.
+ * Fetches the bars of one window `[from, to]` (inclusive, whole minutes).
+ * Never concludes from a page's length: a page proves the range asked for
+ * only from its first bar to its last, so the window goes on with the parts
+ * not yet proved — after the last bar (a venue that answers the oldest bars
+ * of a range cut short) and before the first (one that answers the newest) —
+ * until each part is answered empty (`error.prices.not-found` or no bars).
+ * Splits its requests when the venue refuses their length. A failure is
+ * returned with the bars proved before it; an answer that holds no bar of
+ * the range asked for (the cursor cannot advance) is a `ProviderError`.
  */
 async function fetchWindow(
   job: WindowJob,
+  epic: string,
   from: number,
   to: number,
   context: CandlesContext,
 ): Promise<WindowResult> {
   const bars: ParsedBar[] = [];
+  const seen = new Set<number>();
   const { period, path } = job;
   let span = job.span;
-  let c = from;
-  while (c <= to) {
-    const e = Math.min(c + (span - 1) * period, to);
+  // The last minute still wanted: lowered by a forming bar or a refused `to`.
+  let limit = to;
+  let forming = false;
+  // Sub-ranges still to prove, taken from the end: always the earliest one,
+  // so everything before the one under way is proved.
+  const pending: Array<[number, number]> = [[from, to]];
+  const result = (verifiedTo: number, error?: unknown): WindowResult => ({
+    start: from,
+    bars,
+    verifiedTo,
+    forming,
+    ...(error !== undefined ? { error } : {}),
+  });
+  while (pending.length > 0) {
+    const [a, b0] = pending.pop()!;
+    const b = Math.min(b0, limit);
+    if (a > b) continue;
+    const e = Math.min(a + (span - 1) * period, b);
     let body: { prices?: unknown };
     try {
       body = await job.client.request("GET", path, {
         resolution: job.resolution,
         max: job.pageSize,
-        from: capitalComTime(c),
+        from: capitalComTime(a),
         to: capitalComTime(e),
       }, job.signal) as { prices?: unknown };
     } catch (err) {
-      if (!(err instanceof ProviderError)) throw err;
+      if (!(err instanceof ProviderError)) return result(a, err);
       if (err.code === "error.prices.not-found") {
-        // No bars in this part (weekend, holiday, closed session): step over it.
-        c = e + MINUTE;
+        // No bars here (weekend, holiday, closed session): proved empty.
+        if (e < b) pending.push([e + MINUTE, b]);
         continue;
       }
       if (err.code === "error.invalid.max.daterange" && span > 1) {
@@ -286,69 +368,110 @@ async function fetchWindow(
             `Capital.com refused the date range; narrowing windows to ${span} bars`,
           );
         }
+        pending.push([a, b]);
         continue;
       }
-      const now = context.venueNow(job.client);
-      if (
-        err.code === "error.invalid.daterange" && e >= now - SKEW_HORIZON
-      ) {
-        // A window ending near now was refused as lying in the future: this
-        // computer's clock is ahead of the venue's. End windows before the
-        // venue's now (known from its Date header), or, without that,
-        // further back; skipped minutes come with the next top-up.
-        const known = job.client.venueNow() !== undefined;
-        const limit = Math.floor(now / MINUTE) * MINUTE -
-          (known ? MINUTE : SKEW_HORIZON);
-        if (!known && job.horizon < SKEW_HORIZON) {
-          job.horizon = SKEW_HORIZON;
-          context.log(
-            `Capital.com refused a window ending at ${
-              capitalComTime(e)
-            } as in the future (is this computer's clock ahead?); ending windows ${
-              SKEW_HORIZON / MINUTE
-            } minutes before now`,
-          );
-        }
-        if (limit < to) {
-          to = limit;
-          continue;
-        }
+      const skewLimit = skewedEnd(job, err, e, context);
+      if (skewLimit !== undefined && skewLimit < e) {
+        limit = skewLimit;
+        pending.push([a, b]);
+        continue;
       }
-      throw err;
+      return result(a, err);
     }
     const prices = Array.isArray(body?.prices) ? body.prices as PriceBar[] : [];
     const now = context.venueNow(job.client);
-    let lastSeen = -Infinity;
+    let lo = Infinity;
+    let hi = -Infinity;
+    let fresh = 0;
     for (const p of prices) {
       const t = parseCapitalComTime(p?.snapshotTimeUTC);
       if (!Number.isFinite(t)) {
-        throw new ProviderError(
-          `Capital.com ${path} returned a bar with an unreadable snapshotTimeUTC ${
-            JSON.stringify(p?.snapshotTimeUTC)
-          }`,
-          { code: "bad.response" },
+        return result(
+          a,
+          new ProviderError(
+            `Capital.com ${path} returned a bar with an unreadable snapshotTimeUTC ${
+              JSON.stringify(p?.snapshotTimeUTC)
+            }`,
+            { code: "bad.response" },
+          ),
         );
       }
-      lastSeen = Math.max(lastSeen, t);
+      // Bars outside the range asked for prove nothing about it.
+      if (t < a || t > e) continue;
+      if (t < lo) lo = t;
+      if (t > hi) hi = t;
       if (t + period > now) {
-        // Still forming: dropped, and nothing after it is final.
-        return { bars, forming: true, stalled: false };
+        // Still forming: dropped, and nothing from it on is final.
+        forming = true;
+        limit = Math.min(limit, t - MINUTE);
+        fresh++;
+        continue;
       }
-      bars.push({ t, p });
+      if (!seen.has(t)) {
+        seen.add(t);
+        bars.push({ t, p });
+        fresh++;
+      }
     }
-    // A full page may have been cut short by `max`: continue after its last bar.
-    const nextFrom = prices.length >= job.pageSize && lastSeen < e
-      ? Math.floor(lastSeen / MINUTE) * MINUTE + MINUTE
-      : e + MINUTE;
-    if (nextFrom <= c) {
-      context.log(
-        `Capital.com ${path}: the page cursor stopped at ${
-          capitalComTime(c)
-        }; ending the download`,
+    if (prices.length === 0) {
+      if (e < b) pending.push([e + MINUTE, b]); // answered empty
+      continue;
+    }
+    if (fresh === 0) {
+      return result(
+        a,
+        new ProviderError(
+          `Capital.com ${epic} (${job.resolution}): the page cursor stopped at ${
+            capitalComTime(a)
+          } UTC: the answer for ${capitalComTime(a)}..${
+            capitalComTime(e)
+          } holds no new bar of that range (${prices.length} bars outside it or already seen); the bars from ${
+            capitalComTime(a)
+          } on were not downloaded`,
+          { code: "stalled.cursor" },
+        ),
       );
-      return { bars, forming: false, stalled: true };
     }
-    c = nextFrom;
+    // Proved: [lo, hi]. Still to prove: after it, then (first) before it —
+    // each only when a bar fits there (bars are `minGap` apart at least).
+    if (hi + job.minGap <= b) {
+      pending.push([Math.floor(hi / MINUTE) * MINUTE + MINUTE, b]);
+    }
+    if (lo - job.minGap >= a) {
+      pending.push([a, Math.ceil(lo / MINUTE) * MINUTE - MINUTE]);
+    }
   }
-  return { bars, forming: false, stalled: false };
+  return result(limit + MINUTE);
+}
+
+/**
+ * When a window ending near now was refused as lying in the future (this
+ * computer's clock is ahead of the venue's), the last minute windows may end
+ * at: before the venue's now (known from its `Date` header), or, without
+ * that, further back; skipped minutes come with the next top-up. Undefined
+ * for any other error.
+ */
+function skewedEnd(
+  job: WindowJob,
+  err: ProviderError,
+  e: number,
+  context: CandlesContext,
+): number | undefined {
+  const now = context.venueNow(job.client);
+  if (err.code !== "error.invalid.daterange" || e < now - SKEW_HORIZON) {
+    return undefined;
+  }
+  const known = job.client.venueNow() !== undefined;
+  if (!known && job.horizon < SKEW_HORIZON) {
+    job.horizon = SKEW_HORIZON;
+    context.log(
+      `Capital.com refused a window ending at ${
+        capitalComTime(e)
+      } as in the future (is this computer's clock ahead?); ending windows ${
+        SKEW_HORIZON / MINUTE
+      } minutes before now`,
+    );
+  }
+  return Math.floor(now / MINUTE) * MINUTE - (known ? MINUTE : SKEW_HORIZON);
 }

@@ -191,11 +191,20 @@ export function marketDetails(md: MarketData, now: () => number) {
   };
 }
 
+/** A cap on the bars of one `/prices` answer below `max`. */
+export interface PageCap {
+  /** Most bars an answer holds (`Infinity`: only `max` counts). */
+  readonly max: number;
+  /** Which end of a range holding more is answered. */
+  readonly keeps: "oldest" | "newest";
+}
+
 /** The `/prices/{epic}` answer, with its `max`/`from`/`to` rules. */
 export function barsResponse(
   md: MarketData,
   query: URLSearchParams,
   now: () => number,
+  cap: PageCap = { max: Infinity, keeps: "oldest" },
 ) {
   const resolution = query.get("resolution") ?? "MINUTE";
   const period = EMULATOR_RESOLUTIONS[resolution];
@@ -242,6 +251,12 @@ export function barsResponse(
       times = md.times(period, hi - span, hi, t);
     }
     times = times.slice(-max);
+  }
+  // A venue may answer fewer bars than `max`: the range cut short.
+  if (times.length > cap.max) {
+    times = cap.keeps === "oldest"
+      ? times.slice(0, cap.max)
+      : times.slice(-cap.max);
   }
   if (times.length === 0) throw new Reply(404, "error.prices.not-found");
   const zone = md.market.openingHours.zone;

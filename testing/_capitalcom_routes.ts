@@ -13,6 +13,7 @@ import {
   type MarketData,
   marketDetails,
   marketListing,
+  type PageCap,
 } from "./_capitalcom_market_data.ts";
 import type {
   LoginKeys,
@@ -31,6 +32,8 @@ export interface EmulatorState {
   /** The market clock, ms. */
   readonly now: () => number;
   readonly markets: ReadonlyMap<string, MarketData>;
+  /** Most bars a `/prices` answer holds, and which end of a longer range it keeps. */
+  readonly pageCap: PageCap;
   /** Active faults with the matching requests they have left. */
   readonly faults: { fault: EmulatorFault; left: number }[];
   readonly sessions: SessionTable;
@@ -194,7 +197,12 @@ export async function handleRequest(
   if (m && method === "GET") {
     const md = state.markets.get(decodeURIComponent(m[1]!));
     if (!md) throw new Reply(404, "error.not-found.epic");
-    json(res, 200, barsResponse(md, url.searchParams, state.now), headers);
+    json(
+      res,
+      200,
+      barsResponse(md, url.searchParams, state.now, state.pageCap),
+      headers,
+    );
     return { status: 200 };
   }
   throw new Reply(404, "error.not-found");

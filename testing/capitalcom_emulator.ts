@@ -5,7 +5,8 @@
  * with realistic opening hours, `/prices` with bid/ask bars that exist only
  * while the market is open, the `max`/`from`/`to` rules and the date-range
  * error, a forming last bar, the 10 requests/s and 1 login/s limits,
- * injectable faults and a request log.
+ * optionally a page cap below `max` (answers cut short), injectable faults
+ * and a request log.
  *
  * @example
  * ```ts ignore
@@ -93,6 +94,18 @@ export interface CapitalComEmulatorOptions {
   readonly dateHeader?: boolean | undefined;
   /** Delay before each request is handled, ms (network latency in benchmarks). @default {0} */
   readonly latencyMs?: number | undefined;
+  /**
+   * Most bars one `/prices` answer holds, whatever `max` asked for (a venue
+   * may always answer fewer rows than asked): a range holding more is cut
+   * short, keeping its `pageCapKeeps` end. @default {Infinity}
+   */
+  readonly pageCap?: number | undefined;
+  /**
+   * Which bars of a range cut short by `pageCap` are answered: the
+   * `"oldest"` (what a range read forward from `from` gives) or the
+   * `"newest"` (what Capital.com answers without `from`). @default {"oldest"}
+   */
+  readonly pageCapKeeps?: "oldest" | "newest" | undefined;
 }
 
 /** A running emulator. */
@@ -133,6 +146,22 @@ export async function startCapitalComEmulator(
   options: CapitalComEmulatorOptions = {},
 ): Promise<CapitalComEmulator> {
   const now = options.now ?? (() => Date.now());
+  const pageCap = options.pageCap ?? Infinity;
+  if (
+    !(pageCap >= 1) || (Number.isFinite(pageCap) && !Number.isInteger(pageCap))
+  ) {
+    throw new RangeError(
+      `pageCap must be a whole number >= 1 or Infinity, got ${options.pageCap}`,
+    );
+  }
+  const pageCapKeeps = options.pageCapKeeps ?? "oldest";
+  if (pageCapKeeps !== "oldest" && pageCapKeeps !== "newest") {
+    throw new RangeError(
+      `pageCapKeeps must be "oldest" or "newest", got ${
+        JSON.stringify(options.pageCapKeeps)
+      }`,
+    );
+  }
   const rateClock = options.rateClock ?? (() => performance.now());
   const markets = new Map<string, MarketData>();
   for (const m of options.markets ?? DEFAULT_EMULATOR_MARKETS) {
@@ -146,6 +175,7 @@ export async function startCapitalComEmulator(
     },
     now,
     markets,
+    pageCap: { max: pageCap, keeps: pageCapKeeps },
     faults: (options.faults ?? []).map((f) => ({
       fault: f,
       left: f.count ?? 1,

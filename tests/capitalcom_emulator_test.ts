@@ -296,6 +296,46 @@ Deno.test("CapitalComEmulator prices: inclusive from/to, max, the date-range rul
   );
 });
 
+Deno.test("CapitalComEmulator pageCap answers fewer bars than max, keeping the oldest or the newest of the range", async () => {
+  const range =
+    "/api/v1/prices/EURUSD?resolution=MINUTE&max=1000&from=2025-01-14T08:00:00&to=2025-01-14T12:59:00";
+  const want = (a: number, n: number) =>
+    Array.from(
+      { length: n },
+      (_, i) => new Date(a + i * 60_000).toISOString().slice(0, 19),
+    );
+  {
+    await using emu = await start({ pageCap: 150 });
+    const c = new Client(emu);
+    await c.login();
+    const got = prices(await c.get(range)).map((p) => p.snapshotTimeUTC);
+    assert.deepEqual(got, want(Date.UTC(2025, 0, 14, 8), 150));
+    // A range within the cap is answered whole.
+    const small = prices(
+      await c.get(
+        "/api/v1/prices/EURUSD?resolution=MINUTE&max=1000&from=2025-01-14T08:00:00&to=2025-01-14T08:59:00",
+      ),
+    );
+    assert.equal(small.length, 60);
+  }
+  {
+    await using emu = await start({ pageCap: 150, pageCapKeeps: "newest" });
+    const c = new Client(emu);
+    await c.login();
+    const got = prices(await c.get(range)).map((p) => p.snapshotTimeUTC);
+    assert.deepEqual(
+      got,
+      want(Date.UTC(2025, 0, 14, 12, 59) - 149 * 60_000, 150),
+    );
+  }
+  await assert.rejects(() => start({ pageCap: 0 }), RangeError);
+  await assert.rejects(
+    // deno-lint-ignore no-explicit-any
+    () => start({ pageCapKeeps: "middle" as any }),
+    RangeError,
+  );
+});
+
 Deno.test("CapitalComEmulator forms bars only while the market is open", async () => {
   await using emu = await start();
   const c = new Client(emu);

@@ -552,7 +552,7 @@ Deno.test("CapitalComProvider narrows its windows when the venue refuses the dat
   assert.ok(s.logs.some((l) => l.includes("narrowing windows to 250 bars")));
 });
 
-Deno.test("CapitalComProvider ends the download when the page cursor stops advancing", async () => {
+Deno.test("CapitalComProvider fails with a ProviderError naming the epic and time when the page cursor stops advancing", async () => {
   await using s = await setup();
   const from = Date.UTC(2025, 0, 13), to = Date.UTC(2025, 0, 14);
   const old = (h: number) => ({
@@ -563,22 +563,37 @@ Deno.test("CapitalComProvider ends the download when the page cursor stops advan
     closePrice: { bid: 1, ask: 1.1 },
     lastTradedVolume: 1,
   });
-  // A full page of bars from before the window: the cursor cannot move on.
+  // A page of bars from before the window: the cursor cannot move on.
   s.emu.fault({
     path: "/api/v1/prices",
     status: 200,
     body: { prices: [old(1), old(2)] },
   });
-  const { all } = await collect(s.provider.candles({
-    symbol: "EURUSD",
-    timeframe: parseTimeframe("60"),
-    from,
-    to,
-    pageSize: 2,
-    concurrency: 1,
-  }));
-  assert.equal(all.time.length, 0, "the stale bars are not emitted");
-  assert.ok(s.logs.some((l) => l.includes("page cursor stopped")));
+  const got: CandleBatch[] = [];
+  await assert.rejects(
+    async () => {
+      for await (
+        const b of s.provider.candles({
+          symbol: "EURUSD",
+          timeframe: parseTimeframe("60"),
+          from,
+          to,
+          pageSize: 2,
+          concurrency: 1,
+        })
+      ) got.push(b);
+    },
+    (e: unknown) =>
+      e instanceof ProviderError && e.code === "stalled.cursor" &&
+      /Capital\.com EURUSD .*cursor stopped at 2025-01-13T00:00:00/.test(
+        e.message,
+      ),
+  );
+  assert.equal(
+    got.length,
+    0,
+    "the stale bars are not emitted, nothing claimed",
+  );
   assert.equal(
     s.emu.requests.filter((r) => r.path.startsWith("/api/v1/prices")).length,
     1,
