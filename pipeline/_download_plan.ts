@@ -265,7 +265,7 @@ export function planDownload(
   } else if (
     typeof fromInput === "number" &&
     (firstOnGrid(tf, fromInput) < existing.first ||
-      innerHoles(tf, existing, fromInput, to).length > 0)
+      innerHoles(existing, fromInput, to).length > 0)
   ) {
     from = fromInput;
     mode = "prepend";
@@ -285,13 +285,15 @@ export function planDownload(
   const fetchFrom = mode === "append"
     ? Math.max(from, nextPeriodStart(tf, existing!.last))
     : from;
-  const holes = mode === "prepend" ? innerHoles(tf, existing!, from, to) : [];
+  const holes = mode === "prepend" ? innerHoles(existing!, from, to) : [];
   return { mode, from, to, fetchFrom, ...(holes.length > 0 ? { holes } : {}) };
 }
 
-/** The file's holes inside `[from, to)` between its first and last candle. */
+/**
+ * The file's holes inside `[from, to)` between its first and last candle
+ * (the last candle's own period is had: a claim ending inside it is no hole).
+ */
 function innerHoles(
-  tf: Timeframe,
   existing: ExistingFile,
   from: number,
   to: number,
@@ -299,6 +301,6 @@ function innerHoles(
   return holesWithin(
     existing.holes ?? [],
     Math.max(from, existing.first),
-    Math.min(to, nextPeriodStart(tf, existing.last)),
+    Math.min(to, existing.last),
   );
 }

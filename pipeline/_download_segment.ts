@@ -213,13 +213,13 @@ export async function fetchSegment(
     after: after?.[0],
   });
   let candles = 0;
-  let claimed = false;
+  let claimed = false; // the provider's batches carry claims of their own
+  let legacyFrom = start; // a claimless provider's answers cover up to here
   // Candles open before the forming period: the range asked for ends there.
   const asked = Math.min(to, periodStart(tf, ctx.nowMs));
   ctx.coverage?.request(start, asked);
   const sink = new WritableStream<CandleBatch>({
     async write(batch) {
-      if (batch.coverage !== undefined) claimed = true;
       await ctx.write(batch);
       if (batch.time.length === 0) return;
       candles += batch.time.length;
@@ -227,16 +227,36 @@ export async function fetchSegment(
       tracker.add(batch);
     },
   });
-  // A provider without claims: a finished answer covers the range asked for,
-  // a failed one the part up to its last candle (it delivers in order).
+  // A provider without claims delivers in order: each batch covers the
+  // periods up to its last candle (claimed on the batch itself, so stages
+  // after it can still claim dropped candles as failed), a finished answer
+  // the rest of the range asked for.
+  const legacyTap = new TransformStream<CandleBatch, CandleBatch>({
+    transform(batch, controller) {
+      if (batch.coverage !== undefined) claimed = true;
+      const n = batch.time.length;
+      if (!claimed && n > 0) {
+        const end = nextPeriodStart(tf, periodStart(tf, batch.time[n - 1]!));
+        if (end > legacyFrom) {
+          batch = {
+            ...batch,
+            coverage: [{ from: legacyFrom, to: end, state: "fetched" }],
+          };
+          legacyFrom = end;
+        }
+      }
+      controller.enqueue(batch);
+    },
+  });
   const legacyClaim = (end: number) => {
-    if (!claimed && end > start) {
-      ctx.coverage?.claim([{ from: start, to: end, state: "fetched" }]);
+    if (!claimed && end > legacyFrom) {
+      ctx.coverage?.claim([{ from: legacyFrom, to: end, state: "fetched" }]);
     }
   };
   try {
     await ReadableStream.from(ctx.provider.candles(request))
       .pipeThrough(new OrderStream({ maxBuffered: options.maxBuffered }))
+      .pipeThrough(legacyTap)
       // From the file's last candle on, so DedupeStream sees a repeat of it.
       .pipeThrough(new RangeStream(after ? after[0] : start, to))
       .pipeThrough(closed)
@@ -245,11 +265,6 @@ export async function fetchSegment(
       .pipeThrough(gaps)
       .pipeTo(sink, signal ? { signal } : {});
     legacyClaim(Math.min(asked, periodStart(tf, ctx.clock())));
-  } catch (error) {
-    if (candles > 0 && totals.last !== undefined) {
-      legacyClaim(nextPeriodStart(tf, totals.last));
-    }
-    throw error;
   } finally {
     totals.addStages(closed, dedupe, validate, gaps);
   }

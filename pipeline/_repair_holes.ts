@@ -102,7 +102,9 @@ export async function ledgerCoverage(
 /**
  * The failed and never-requested holes of a file (cheap: the `.toml` ledger
  * and the file's first and last candle; no candle is read). A missing or
- * unreadable ledger knows nothing: the whole file is never requested.
+ * unreadable ledger knows of no hole: a file downloaded before the ledger
+ * existed (or written by another tool) is not re-fetched behind the user's
+ * back; `repair()` decides about such files on its own.
  */
 export async function fileHoles(
   path: string,
@@ -115,6 +117,7 @@ export async function fileHoles(
     first: file.first,
     last: file.last,
   });
+  if (ledger.requested.empty) return [];
   return [...(await ledgerCoverage(ledger, tf, file, nowMs)).missing];
 }
 

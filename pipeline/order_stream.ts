@@ -25,6 +25,7 @@ import {
   batchHasContent,
   type CandleBatch,
   selectCandles,
+  withCoverage,
 } from "../format/candle_batch.ts";
 import { countOption } from "./_timeframe_option.ts";
 
@@ -163,6 +164,7 @@ export class OrderStream extends TransformStream<CandleBatch, CandleBatch> {
 /** 0 = ascending (non-decreasing), -1 = strictly descending, 1 = other. */
 function direction(time: Float64Array): number {
   const n = time.length;
+  if (n < 2) return 0; // nothing to order (a batch of claims only, or one)
   let prev = time[0]!;
   let i = 1;
   for (; i < n; i++) {
@@ -192,5 +194,5 @@ function reorder(batch: CandleBatch, dir: number): CandleBatch {
     });
     idx.set(order);
   }
-  return selectCandles(batch, idx);
+  return withCoverage(selectCandles(batch, idx), batch);
 }

@@ -130,3 +130,28 @@ Deno.test("download over a range inside a file re-fetches the failed runs in tha
     assert.deepEqual(after.failed.runs, [early]);
   });
 });
+
+Deno.test("download over a range inside a file without a coverage ledger re-fetches nothing there (no hole is known)", async () => {
+  await withDir(async (dir) => {
+    const base = { timeframe: "60", now, dataDir: dir } as const;
+    const pages: number[] = [];
+    const p = provider({ onRequest: (i) => pages.push(i.from) });
+    await download(p, "BTCUSDT", { ...base, from: "2024-01-08" });
+    const path = `${dir}/memory_BTCUSDT_60.ohlcv`;
+    // A file from before the ledger existed: its .toml has no [coverage].
+    const toml = path.replace(/\.ohlcv$/, ".toml");
+    const doc = await readSymbolInfo(toml);
+    await writeSymbolInfo(toml, doc.info, { provider: doc.provider! });
+    assert.doesNotMatch(await Deno.readTextFile(toml), /\[coverage\]/);
+    const [bytes] = await snapshot(path);
+    pages.length = 0;
+    const s = await download(p, "BTCUSDT", {
+      ...base,
+      from: "2024-01-08 06:00",
+      to: "2024-01-09 06:00",
+    });
+    assert.equal(s.mode, "append");
+    assert.deepEqual(pages, [], "nothing fetched inside the file");
+    assert.deepEqual(await Deno.readFile(path), bytes, "file unchanged");
+  });
+});
