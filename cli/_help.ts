@@ -131,6 +131,10 @@ export function addDownloadOptions(cmd: Command): Command {
       "print the symbol information instead of downloading",
     )
     .option(
+      "--dry-run",
+      "print the plan (requests, weight, time, bytes) without downloading",
+    )
+    .option(
       "--extra-data",
       "also store extra per-candle data (e.g. ask prices) in .extra.csv",
     )

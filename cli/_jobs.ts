@@ -59,6 +59,33 @@ export interface RunOptions {
   truncate: boolean;
   extraData: boolean;
   showInfo: boolean;
+  /** Print the plan instead of downloading (`--dry-run`). */
+  dryRun?: boolean | undefined;
+}
+
+/** The `download()` options of a job (without progress). */
+export function jobOptions(
+  ctx: CliContext,
+  job: Job,
+  o: RunOptions,
+): DownloadOptions {
+  // An explicit --from wins over a top-up's "continue".
+  const from = o.from ?? job.from;
+  return {
+    timeframe: job.timeframe,
+    dataDir: o.dataDir,
+    signal: ctx.signal,
+    truncate: o.truncate,
+    extraData: o.extraData,
+    ...(job.path !== undefined ? { path: job.path } : {}),
+    ...(from !== undefined
+      ? { from: from === "continue" ? from : new Date(from) }
+      : {}),
+    ...(o.to !== undefined ? { to: new Date(o.to) } : {}),
+    ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
+    ...(o.limit !== undefined ? { pageSize: o.limit } : {}),
+    ...(o.now !== undefined ? { now: () => o.now! } : {}),
+  };
 }
 
 /** How many symbols download at once (each with its own page concurrency). */
@@ -163,6 +190,12 @@ export async function runJobs(
       return;
     }
 
+    if (o.dryRun) {
+      const { renderDryRun } = await import("./_dry_run.ts");
+      await renderDryRun(ctx, jobs, providers, o);
+      return;
+    }
+
     const { download } = await import("../pipeline/download.ts");
     const progress = ctx.quiet ? undefined : new ProgressRenderer({
       write: (t) => ctx.io.stderr(t),
@@ -199,14 +232,8 @@ export async function runJobs(
           ? 0
           : await ohlcvRecordCount(path);
         try {
-          // An explicit --from wins over a top-up's "continue".
-          const from = o.from ?? job.from;
           const options: DownloadOptions = {
-            timeframe: job.timeframe,
-            dataDir: o.dataDir,
-            signal: ctx.signal,
-            truncate: o.truncate,
-            extraData: o.extraData,
+            ...jobOptions(ctx, job, o),
             onProgress: (p) => {
               progress?.update(id, {
                 candles: p.candles,
@@ -214,16 +241,6 @@ export async function runJobs(
                 fraction: p.fraction,
               });
             },
-            ...(job.path !== undefined ? { path: job.path } : {}),
-            ...(from !== undefined
-              ? { from: from === "continue" ? from : new Date(from) }
-              : {}),
-            ...(o.to !== undefined ? { to: new Date(o.to) } : {}),
-            ...(o.concurrency !== undefined
-              ? { concurrency: o.concurrency }
-              : {}),
-            ...(o.limit !== undefined ? { pageSize: o.limit } : {}),
-            ...(o.now !== undefined ? { now: () => o.now! } : {}),
           };
           const summary = await download(provider, job.symbol, options);
           results[i] = { job, ok: true, summary };

@@ -177,6 +177,7 @@ export async function downloadCommand(
     truncate: opts["truncate"] === true,
     extraData: opts["extraData"] === true,
     showInfo,
+    dryRun: opts["dryRun"] === true,
   });
 }
 

@@ -35,3 +35,4 @@ export * from "./date_input.ts";
 export * from "./download.ts";
 export * from "./coverage_report.ts";
 export * from "./repair.ts";
+export * from "./dry_run.ts";

@@ -58,11 +58,11 @@ export function parseCapitalComTime(text: unknown): number {
 }
 
 /** Largest `max` of `/prices`. */
-const MAX_PAGE = 1000;
+export const MAX_PAGE = 1000;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 /** Windows fetched at once by default (the rate limiter caps the request rate). */
-const DEFAULT_CONCURRENCY = 3;
+export const DEFAULT_CONCURRENCY = 3;
 /** How far short of now windows end after the venue refused one as in the future. */
 const SKEW_HORIZON = 10 * MINUTE;
 

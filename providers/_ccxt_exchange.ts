@@ -36,6 +36,8 @@ export interface CcxtExchange {
   urls: Record<string, unknown>;
   /** `exchange.options`. */
   options: Record<string, unknown>;
+  /** Milliseconds per unit of request cost (ccxt's throttle). */
+  rateLimit?: number;
   /** Loads (and caches) the markets. */
   loadMarkets(): Promise<Record<string, CcxtMarket>>;
   /** One page of candles. */

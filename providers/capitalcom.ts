@@ -48,6 +48,7 @@ import {
   capitalComSymbolType,
 } from "./_capitalcom_symbol_info.ts";
 import {
+  type CandlePlan,
   type CandleRequest,
   type ListSymbolsOptions,
   type Provider,
@@ -56,6 +57,7 @@ import {
   type ProviderStats,
   type SymbolListing,
 } from "./provider.ts";
+import { planCapitalComCandles } from "./_capitalcom_plan.ts";
 import process from "node:process";
 
 export { CAPITALCOM_ENV } from "./_capitalcom_config.ts";
@@ -68,11 +70,14 @@ export {
 export { capitalComSymbolType } from "./_capitalcom_symbol_info.ts";
 // Types of the public signatures, re-exported so this entry point documents itself.
 export type {
+  CandlePlan,
   CandleRequest,
   ListSymbolsOptions,
+  PlannedSkip,
   Provider,
   ProviderOptions,
   ProviderStats,
+  RequestBudget,
   SymbolListing,
 } from "./provider.ts";
 export type { CandleBatch, CandleExtra } from "../format/candle_batch.ts";
@@ -360,6 +365,22 @@ export class CapitalComProvider implements Provider {
       venueNow: (c) => this.#venueNow(c),
       log: (line) => this.#log(line),
     });
+  }
+
+  /**
+   * What `candles()` would request for `request`: its `/prices` windows and
+   * their cost against the rate limit. Offline: opens no session.
+   */
+  planCandles(request: CandleRequest): Promise<CandlePlan> {
+    const tf = parseTimeframe(request.timeframe);
+    capitalComResolution(tf);
+    this.normalizeSymbol(request.symbol);
+    return Promise.resolve(
+      planCapitalComCandles(request, tf, this.#now(), {
+        limit: this.#options.rateLimit ?? 10,
+        windowMs: this.#options.rateLimitWindowMs ?? 1100,
+      }),
+    );
   }
 
   /** Closes every open session (`DELETE /api/v1/session`). */

@@ -39,12 +39,15 @@ import type {
 import type { Timeframe, TimeframeUnit } from "../format/timeframe.ts";
 import { parseTimeframe } from "../format/timeframe.ts";
 import {
+  type CandlePlan,
   type CandleRequest,
   type ListSymbolsOptions,
+  type PlannedSkip,
   type Provider,
   ProviderError,
   type ProviderOptions,
   type ProviderStats,
+  type RequestBudget,
   type SymbolListing,
   TransientProviderError,
 } from "./provider.ts";
@@ -59,6 +62,7 @@ import {
   timeframeMap,
 } from "./_ccxt_symbols.ts";
 import { pageCandles } from "./_ccxt_paging.ts";
+import { planCcxtCandles } from "./_ccxt_plan.ts";
 import { ccxtVenue, historyReason, venuePageSize } from "./_ccxt_venues.ts";
 import {
   type CcxtModule,
@@ -74,12 +78,15 @@ import { quietNativeAddons } from "./_ccxt_env.ts";
 export type {
   CandleBatch,
   CandleExtra,
+  CandlePlan,
   CandleRequest,
   ListSymbolsOptions,
   OpeningHours,
+  PlannedSkip,
   Provider,
   ProviderOptions,
   ProviderStats,
+  RequestBudget,
   SessionTime,
   SymbolInfo,
   SymbolListing,
@@ -403,28 +410,15 @@ export class CCXTProvider implements Provider {
     const venue = await this.#venue(exchange, { market, period: tf.period });
     const m = await this.#market(venue, exchange, market, signal);
     const tfKey = timeframeKey(venue.ex, exchange, tf);
-    const { pageSize, lowered } = venuePageSize(
+    const { pageSize, lowered, concurrency } = this.#paging(
+      venue,
       exchange,
-      request.pageSize ?? venue.settings.pageSize,
+      request,
     );
     if (lowered !== undefined) {
       this.#log(
         `Page size ${lowered} is above ${exchange}'s maximum: using ${pageSize}`,
       );
-    }
-    const concurrency = request.concurrency ?? venue.settings.concurrency ??
-      this.#options.concurrency ?? DEFAULT_CONCURRENCY;
-    for (
-      const [name, v] of [["pageSize", pageSize], [
-        "concurrency",
-        concurrency,
-      ]] as const
-    ) {
-      if (!Number.isInteger(v) || v < 1) {
-        throw new RangeError(
-          `${name} must be a whole number of at least 1, got ${v}`,
-        );
-      }
     }
     let from = request.from;
     if (request.resumeAfter !== undefined) {
@@ -466,6 +460,73 @@ export class CCXTProvider implements Provider {
           () => venue.ex.fetchOHLCV(m.symbol, tfKey, since, limit, { until }),
           sig,
         ),
+    });
+  }
+
+  /** The page size and concurrency of a request on a venue, checked. */
+  #paging(
+    venue: Venue,
+    exchange: string,
+    request: CandleRequest,
+  ): { pageSize: number; lowered: number | undefined; concurrency: number } {
+    const { pageSize, lowered } = venuePageSize(
+      exchange,
+      request.pageSize ?? venue.settings.pageSize,
+    );
+    const concurrency = request.concurrency ?? venue.settings.concurrency ??
+      this.#options.concurrency ?? DEFAULT_CONCURRENCY;
+    for (
+      const [name, v] of [["pageSize", pageSize], [
+        "concurrency",
+        concurrency,
+      ]] as const
+    ) {
+      if (!Number.isInteger(v) || v < 1) {
+        throw new RangeError(
+          `${name} must be a whole number of at least 1, got ${v}`,
+        );
+      }
+    }
+    return { pageSize, lowered, concurrency };
+  }
+
+  /**
+   * What `candles()` would request for `request`: its windows, the part
+   * beyond the venue's history and the cost against ccxt's throttle. Loads
+   * the markets (the symbol is checked) but requests no candle.
+   */
+  async planCandles(request: CandleRequest): Promise<CandlePlan> {
+    const tf = parseTimeframe(request.timeframe);
+    const { exchange, market } = parseCcxtSymbol(request.symbol);
+    request.signal?.throwIfAborted();
+    const venue = await this.#venue(exchange, { market, period: tf.period });
+    await this.#market(venue, exchange, market, request.signal);
+    timeframeKey(venue.ex, exchange, tf);
+    const { pageSize, lowered, concurrency } = this.#paging(
+      venue,
+      exchange,
+      request,
+    );
+    const row = ccxtVenue(exchange);
+    const from = request.resumeAfter === undefined
+      ? request.from
+      : Math.max(request.from, request.resumeAfter + 1);
+    return planCcxtCandles({
+      exchange,
+      row,
+      timeframe: tf,
+      from,
+      to: request.to,
+      now: await this.#serverTime(venue, request.signal),
+      pageSize,
+      concurrency,
+      rateLimit: venue.ex.rateLimit,
+      historyReason: row.historyLimit === undefined
+        ? undefined
+        : historyReason(exchange, row.historyLimit),
+      notes: lowered === undefined
+        ? []
+        : [`page size ${lowered} is above ${exchange}'s maximum: ${pageSize}`],
     });
   }
 

@@ -59,6 +59,57 @@ export interface ProviderStats {
   retries: number;
 }
 
+/** A part of a planned range the venue does not serve, so no request asks for it. */
+export interface PlannedSkip {
+  /** Start, Unix ms, inclusive. */
+  readonly from: number;
+  /** End, Unix ms, exclusive. */
+  readonly to: number;
+  /** Why (`"Kraken serves only the latest 720 candles of a timeframe"`). */
+  readonly reason: string;
+}
+
+/** How a venue limits requests, in the provider's own units. */
+export interface RequestBudget {
+  /** Cost of one candle request, in the budget's units. */
+  readonly costPerRequest: number;
+  /** Units the venue allows per `windowMs`. */
+  readonly limit: number;
+  /** Length of the budget's window, ms. */
+  readonly windowMs: number;
+  /** What the units are (`"ccxt cost units (Binance request weight / 5)"`). */
+  readonly unit: string;
+  /**
+   * True when a burst up to `limit` goes through at once (a rolling window);
+   * false when requests are spaced evenly (a leaky bucket).
+   */
+  readonly burst: boolean;
+}
+
+/**
+ * What fetching one range would take, worked out before any candle request
+ * ({@linkcode Provider.planCandles}). An estimate: a venue answering pages
+ * shorter than asked for needs more requests, a range probe may need fewer.
+ */
+export interface CandlePlan {
+  /** Candles per request. */
+  readonly pageSize: number;
+  /** Requests in flight at once. */
+  readonly concurrency: number;
+  /** Windows of one page each the range is cut into (the fewest candle requests). */
+  readonly windows: number;
+  /** Other requests (a session, the markets, the venue's clock). */
+  readonly otherRequests: number;
+  /** Grid periods the requested windows span. */
+  readonly periods: number;
+  /** The venue's request budget, when the provider knows it. */
+  readonly budget?: RequestBudget | undefined;
+  /** Parts of the range that will not be requested. */
+  readonly skipped: readonly PlannedSkip[];
+  /** Remarks for the user (a page size lowered to the venue's maximum ...). */
+  readonly notes: readonly string[];
+}
+
 /**
  * A market data source. Dispose it (`await using`) to release connections and
  * sessions.
@@ -86,6 +137,12 @@ export interface Provider extends AsyncDisposable {
    * duplicates; the pipeline stages take care of both.
    */
   candles(request: CandleRequest): AsyncIterable<CandleBatch>;
+  /**
+   * What {@linkcode Provider.candles} would request for `request`, without
+   * requesting a candle (it may load metadata such as the markets). Optional:
+   * a provider without it gets a plan of the range's periods only.
+   */
+  planCandles?(request: CandleRequest): Promise<CandlePlan>;
 }
 
 /** A permanent venue failure: bad symbol, bad credentials, unsupported timeframe. */
