@@ -32,13 +32,8 @@ import {
   standardLayout,
   unitMs,
 } from "./_header.ts";
-import {
-  type BulkWriter,
-  fsyncDir,
-  openBulkWriter,
-  writeFully,
-  writeHeaderSync,
-} from "./_file_io.ts";
+import { fsyncDir, writeFully, writeHeaderSync } from "./_file_io.ts";
+import { RecordWriter } from "./_record_writer.ts";
 import { acquireLock, type FileLock } from "./_file_lock.ts";
 import { type Sidecar, sidecarPath, type SidecarRows } from "./_sidecar.ts";
 import { checkGrid } from "./_batch_validation.ts";
@@ -119,20 +114,12 @@ export class OhlcvWriter implements AsyncDisposable {
   /** Commits run one after another, in call order. */
   #queue: Promise<unknown> = Promise.resolve();
   #buffers: Uint8Array[] = [];
-  /** Writes record blocks (opened on first use; see `openBulkWriter`). */
-  #out: Promise<BulkWriter> | undefined;
-  /** Record writes run one after another, ahead of their commits. */
-  #writeTail: Promise<void> = Promise.resolve();
-  /** The record write in progress, if any. */
-  #active: Promise<void> | undefined;
+  /** Writes the records ahead of their commits, and the fsyncs. */
+  readonly #records: RecordWriter;
   /** Batches numbered so far. */
   #seq = 0;
   /** Batches queued whose commit has not settled yet. */
   #pendingCommits = 0;
-  /** Records are written up to this batch (sequence number). */
-  #writtenSeq = 0;
-  /** Records are on disk (fsynced) up to this batch. */
-  #syncedSeq = 0;
   /** The error that failed a commit (the writer is then "failed"). */
   #failure: { error: unknown } | undefined;
   #writable: WritableStream<CandleBatch> | undefined;
@@ -162,6 +149,7 @@ export class OhlcvWriter implements AsyncDisposable {
     this.#sidecar = init.sidecar;
     this.#planned = { ...f };
     this.#disk = { ...f };
+    this.#records = new RecordWriter(this.#filePath, () => this.#fh);
   }
 
   /**
@@ -288,7 +276,7 @@ export class OhlcvWriter implements AsyncDisposable {
     const p = this.#prepare(batch);
     if (p === null) {
       const commit = this.#serial(() => Promise.resolve());
-      return { commit, written: this.#writeTail };
+      return { commit, written: this.#records.tail };
     }
     this.#pendingCommits++;
     const settle = async () => {
@@ -299,51 +287,20 @@ export class OhlcvWriter implements AsyncDisposable {
       }
     };
     if (p.chain.length === 0) {
-      const written = this.#startWrite(p, this.#writeTail);
-      return { commit: this.#serial(settle), written };
+      // Past the committed extent: until its header is written no reader
+      // sees the records, and a writer opening the file after a crash
+      // truncates them.
+      p.written = this.#records.start(
+        p,
+        this.#pendingCommits <= 1,
+        () => this.#checkWriting(),
+      );
+      return { commit: this.#serial(settle), written: this.#records.tail };
     }
     // A rebuild replaces the file: later records wait until it is done.
     const commit = this.#serial(settle);
-    this.#writeTail = commit.then(noop, noop);
-    return { commit, written: this.#writeTail };
-  }
-
-  /**
-   * Writes a batch's records after the ones queued before it (`after`), past
-   * the committed extent: until its header is written no reader sees them,
-   * and a writer opening the file after a crash truncates them.
-   */
-  #startWrite(p: Prepared, after: Promise<void>): Promise<void> {
-    const run = async (): Promise<void> => {
-      await after;
-      this.#checkWriting();
-      // Alone (no other commit pending, e.g. `await append()` one batch at a
-      // time) nothing else needs this thread: FileHandle.write, which in Deno
-      // writes on this thread, finishes sooner than a hand-over to a worker.
-      // Otherwise the bulk writer keeps this thread free for the commits.
-      const alone = this.#pendingCommits <= 1;
-      let io: Promise<void>;
-      if (alone) {
-        io = writeFully(this.#fh, p.pending, 0, p.pendingLen, p.position);
-      } else {
-        this.#out ??= openBulkWriter(this.#filePath, this.#fh);
-        const out = await this.#out;
-        this.#checkWriting();
-        io = out.write(p.pending, p.pendingLen, p.position);
-      }
-      io = io.then(() => {
-        this.#writtenSeq = p.seq;
-      });
-      this.#active = io;
-      try {
-        await io;
-      } finally {
-        if (this.#active === io) this.#active = undefined;
-      }
-    };
-    p.written = run();
-    p.written.catch(noop); // surfaced by the batch's commit
-    return this.#writeTail = p.written.catch(noop);
+    this.#records.waitFor(commit);
+    return { commit, written: this.#records.tail };
   }
 
   #checkWriting(): void {
@@ -352,28 +309,6 @@ export class OhlcvWriter implements AsyncDisposable {
         `Cannot append: the writer for ${this.path} is ${this.#state}`,
       );
     }
-  }
-
-  /**
-   * fsync (data). When the records of batch `next` are not written yet but a
-   * record write is under way (batches are written in order, so it is that
-   * batch's or an earlier one's), it is let finish first: this fsync then
-   * covers it and that batch's commit needs no records fsync of its own.
-   * Writes of later batches are not waited for.
-   */
-  async #sync(next: number): Promise<void> {
-    if (this.#writtenSeq < next) await this.#active?.catch(noop);
-    const covered = this.#writtenSeq;
-    await this.#fh.datasync();
-    if (covered > this.#syncedSeq) this.#syncedSeq = covered;
-  }
-
-  /** Lets a record write in progress finish, then closes the bulk writer. */
-  async #closeOut(): Promise<void> {
-    await this.#active?.catch(noop);
-    const out = this.#out;
-    this.#out = undefined;
-    if (out) await (await out.catch(() => undefined))?.close();
   }
 
   #prepare(batch: CandleBatch): Prepared | null {
@@ -419,7 +354,7 @@ export class OhlcvWriter implements AsyncDisposable {
     try {
       if (p.rows) await this.#sidecar.append(p.rows);
       if (p.chain.length > 0) {
-        await this.#closeOut(); // opened again on the new file when needed
+        await this.#records.closeOut(); // opened again on the new file when needed
         this.#fh = await rebuildFile({
           path: this.path,
           filePath: this.#filePath,
@@ -433,7 +368,7 @@ export class OhlcvWriter implements AsyncDisposable {
           locked: this.#lock !== null,
           beforeRename: () => this.hooks.beforeRebuildRename?.(),
         });
-        this.#writtenSeq = this.#syncedSeq = p.seq; // the new file is synced
+        this.#records.markSynced(p.seq); // the new file is synced
       } else {
         await this.#commit(p);
       }
@@ -462,7 +397,7 @@ export class OhlcvWriter implements AsyncDisposable {
    */
   async #discard(sync: boolean): Promise<void> {
     try {
-      await this.#closeOut().catch(noop);
+      await this.#records.closeOut().catch(noop);
       if (sync) {
         await this.#fh.sync().catch(noop);
         await this.#sidecar.sync().catch(noop);
@@ -481,7 +416,7 @@ export class OhlcvWriter implements AsyncDisposable {
 
   /**
    * The spec's commit of an appended batch: its records (already being
-   * written by `#startWrite`), fsync, header, fsync. The records fsync is
+   * written by `RecordWriter.start`), fsync, header, fsync. The records fsync is
    * skipped when an earlier fsync started after the records were written.
    */
   async #commit(p: Prepared): Promise<void> {
@@ -495,8 +430,11 @@ export class OhlcvWriter implements AsyncDisposable {
     }
     // Few awaits on the way: each one lets the next batch's encoding (on
     // this thread) run first and delays this commit.
-    if (this.#writtenSeq < p.seq) await p.written;
-    if (this.#durable && this.#syncedSeq < p.seq) await this.#sync(p.seq + 1);
+    const records = this.#records;
+    if (records.writtenSeq < p.seq) await p.written;
+    if (this.#durable && records.syncedSeq < p.seq) {
+      await records.sync(p.seq + 1);
+    }
     const hook = this.hooks.beforeHeaderWrite;
     if (hook) await hook();
     const header = encodeHeader(p.fields);
@@ -504,7 +442,7 @@ export class OhlcvWriter implements AsyncDisposable {
       ? STANDARD_HEADER_SIZE
       : FIXED_HEADER_SIZE;
     writeHeaderSync(this.#fh, header, headerLen);
-    if (this.#durable) await this.#sync(p.seq + 1);
+    if (this.#durable) await records.sync(p.seq + 1);
   }
 
   /**
@@ -553,7 +491,7 @@ export class OhlcvWriter implements AsyncDisposable {
       if (this.#state !== "open") return;
       this.#state = "closed";
       try {
-        await this.#closeOut();
+        await this.#records.closeOut();
         if (this.#replace || !this.#durable) {
           await this.#fh.sync();
           await this.#sidecar.sync();
