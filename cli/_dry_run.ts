@@ -10,7 +10,7 @@
 import type { CliContext } from "./_context.ts";
 import { setErrorContext } from "./_errors.ts";
 import type { Job } from "./_job.ts";
-import { jobOptions, type RunOptions } from "./_jobs.ts";
+import { jobOptions, type RunOptions } from "./_run_options.ts";
 import { fmtDuration, fmtInt, fmtTime } from "./_progress.ts";
 import type { Provider } from "../providers/provider.ts";
 import type { DryRunPlan } from "../pipeline/dry_run.ts";

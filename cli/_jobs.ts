@@ -29,6 +29,9 @@ import { errMessage, renderSummary, shortReason } from "./_summary.ts";
 import { ohlcvRecordCount } from "../format/ohlcv_reader.ts";
 import type { Provider } from "../providers/provider.ts";
 import type { DownloadOptions } from "../pipeline/download.ts";
+import { jobOptions, type RunOptions } from "./_run_options.ts";
+
+export type { RunOptions } from "./_run_options.ts";
 import type { CoverageReport } from "../pipeline/coverage_report.ts";
 
 /** The coverage of a file a failed job left, when it can be read. */
@@ -45,47 +48,6 @@ async function coverageOf(
   } catch {
     return undefined; // no .toml yet, or unreadable: the error line tells
   }
-}
-
-export interface RunOptions {
-  /** Fixed clock (hidden --now), ms. */
-  now: number | undefined;
-  configDir: string;
-  dataDir: string;
-  from: number | "continue" | undefined;
-  to: number | undefined;
-  concurrency: number | undefined;
-  limit: number | undefined;
-  truncate: boolean;
-  extraData: boolean;
-  showInfo: boolean;
-  /** Print the plan instead of downloading (`--dry-run`). */
-  dryRun?: boolean | undefined;
-}
-
-/** The `download()` options of a job (without progress). */
-export function jobOptions(
-  ctx: CliContext,
-  job: Job,
-  o: RunOptions,
-): DownloadOptions {
-  // An explicit --from wins over a top-up's "continue".
-  const from = o.from ?? job.from;
-  return {
-    timeframe: job.timeframe,
-    dataDir: o.dataDir,
-    signal: ctx.signal,
-    truncate: o.truncate,
-    extraData: o.extraData,
-    ...(job.path !== undefined ? { path: job.path } : {}),
-    ...(from !== undefined
-      ? { from: from === "continue" ? from : new Date(from) }
-      : {}),
-    ...(o.to !== undefined ? { to: new Date(o.to) } : {}),
-    ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
-    ...(o.limit !== undefined ? { pageSize: o.limit } : {}),
-    ...(o.now !== undefined ? { now: () => o.now! } : {}),
-  };
 }
 
 /** How many symbols download at once (each with its own page concurrency). */
