@@ -106,3 +106,29 @@ export function lines(text: string): string[] {
     !(l === "" && i === a.length - 1)
   );
 }
+
+/**
+ * Runs the CLI's `main` in this process (no terminal, no signal handlers),
+ * with `--now` set to `now` (ms), and collects its output.
+ */
+export async function runMainAt(
+  now: number,
+  args: readonly string[],
+): Promise<CliRun> {
+  const { main } = await import("../cli.ts");
+  let stdout = "";
+  let stderr = "";
+  const code = await main([...args, "--now", new Date(now).toISOString()], {
+    io: {
+      stdout: (t) => (stdout += t),
+      stderr: (t) => (stderr += t),
+      stdoutIsTerminal: false,
+      stderrIsTerminal: false,
+      columns: 120,
+      rows: 30,
+      env: {},
+    },
+    handleSignals: false,
+  });
+  return { code, stdout, stderr };
+}

@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { type CliRun, runMainAt } from "./_cli_helpers.ts";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startBinanceEmulator } from "../testing/binance_emulator.ts";
@@ -15,29 +16,8 @@ import { OhlcvReader } from "../format/ohlcv_reader.ts";
 const T = Date.UTC(2024, 2, 1, 12, 30);
 const FILE = "ccxt_BINANCE_BTC_USDT_60.ohlcv";
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(args: string[]): Promise<Run> {
-  const { main } = await import("../cli.ts");
-  let stdout = "";
-  let stderr = "";
-  const code = await main([...args, "--now", new Date(T).toISOString()], {
-    io: {
-      stdout: (t) => (stdout += t),
-      stderr: (t) => (stderr += t),
-      stdoutIsTerminal: false,
-      stderrIsTerminal: false,
-      columns: 120,
-      rows: 30,
-      env: {},
-    },
-    handleSignals: false,
-  });
-  return { code, stdout, stderr };
+function cli(args: string[]): Promise<CliRun> {
+  return runMainAt(T, args);
 }
 
 async function setup(url: string): Promise<{ dir: string; cfg: string }> {

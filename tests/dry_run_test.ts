@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { type CliRun, runMainAt } from "./_cli_helpers.ts";
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { startBinanceEmulator } from "../testing/binance_emulator.ts";
@@ -174,23 +175,8 @@ Deno.test("downloadPlan of a provider without a plan says the requests are unkno
   }
 });
 
-async function cli(args: string[]) {
-  const { main } = await import("../cli.ts");
-  let stdout = "";
-  let stderr = "";
-  const code = await main([...args, "--now", new Date(T).toISOString()], {
-    io: {
-      stdout: (t) => (stdout += t),
-      stderr: (t) => (stderr += t),
-      stdoutIsTerminal: false,
-      stderrIsTerminal: false,
-      columns: 120,
-      rows: 30,
-      env: {},
-    },
-    handleSignals: false,
-  });
-  return { code, stdout, stderr };
+function cli(args: string[]): Promise<CliRun> {
+  return runMainAt(T, args);
 }
 
 Deno.test("cli download --dry-run prints the plan (and --json), sends no candle request and creates no file", async () => {
