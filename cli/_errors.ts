@@ -195,6 +195,17 @@ export function reportError(e: unknown): ErrorReport {
         "List the exchanges with `pyne-data symbols ccxt` (filter with --search).",
     };
   }
+  if (
+    e instanceof Error &&
+    (code === "BadTimeframe" || code === "unsupported.timeframe")
+  ) {
+    // A timeframe the venue does not offer is a usage error too.
+    return {
+      code: EXIT_USAGE,
+      message: oneLine(e.message),
+      hint: hintFor(e),
+    };
+  }
   if (e instanceof Error) {
     const message = oneLine(e.message) || e.name;
     return { code: EXIT_FAILURE, message, hint: hintFor(e) };

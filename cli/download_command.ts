@@ -43,6 +43,18 @@ export async function downloadCommand(
       "For example: pyne-data download ccxt --list-symbols --search binance",
     );
   }
+  if (
+    opts["dryRun"] === true &&
+    (opts["listSymbols"] === true || showInfo)
+  ) {
+    throw new UsageError(
+      `--dry-run plans a download; it does not go with ${
+        opts["listSymbols"] === true ? "--list-symbols" : "--show-info"
+      }`,
+      "Drop --dry-run to list symbols or print the symbol info (neither downloads anything).",
+    );
+  }
+  await checkDataDir(dataDir);
   const tfOpt = opts["timeframe"] !== undefined
     ? parseTf(String(opts["timeframe"]))
     : undefined;
@@ -179,6 +191,22 @@ export async function downloadCommand(
     showInfo,
     dryRun: opts["dryRun"] === true,
   });
+}
+
+/** A `--ohlcv-dir` that exists must be a folder (a missing one is created). */
+async function checkDataDir(dir: string): Promise<void> {
+  let s;
+  try {
+    s = await stat(dir);
+  } catch {
+    return; // created by the download
+  }
+  if (!s.isDirectory()) {
+    throw new UsageError(
+      `--ohlcv-dir ${dir} is not a folder`,
+      "Give the folder for the .ohlcv files (default ./data); it is created when missing.",
+    );
+  }
 }
 
 /** `update [dir]` */

@@ -319,6 +319,89 @@ const CASES: BadCase[] = [
     code: 2,
     message: /timeframe/,
   },
+  {
+    args: ["download", "capitalcom", "EURUSD", "--timeframe", "1M"],
+    code: 2,
+    message: /Capital\.com has no 1M timeframe; supported: 1, 5/,
+    hint: /Pick one of the timeframes/,
+  },
+  {
+    args: ["info", "capitalcom", "EURUSD", "-t", "1M"],
+    code: 2,
+    message: /no 1M timeframe/,
+  },
+  {
+    args: ["download", "capitalcom", "EURUSD", "-t", "1M", "--dry-run"],
+    code: 2,
+    message: /no 1M timeframe/,
+  },
+  {
+    args: ["download", "capitalcom", "../EURUSD", "-t", "60"],
+    code: 2,
+    message: /Invalid Capital\.com symbol "\.\.\/EURUSD"/,
+  },
+  {
+    args: ["download", "ccxt", "BINANCE:../../etc", "-t", "1D", "--dry-run"],
+    code: 2,
+    message: /Invalid ccxt symbol/,
+  },
+  {
+    args: [...DL, "-t", "1D", "--from", "2024-01-01", "--to", "2023-01-01"],
+    code: 2,
+    message: /is not before --to/,
+  },
+  {
+    args: [
+      ...DL,
+      "-t",
+      "1D",
+      "--from",
+      "2024-01-01",
+      "--to",
+      "2023-01-01",
+      "--dry-run",
+    ],
+    code: 2,
+    message: /is not before --to/,
+  },
+  {
+    args: [...DL, "-t", "1D", "--from", "0001-01-01"],
+    code: 2,
+    message: /--from.*0001-01-01/,
+  },
+  {
+    args: [...DL, "-t", "1D", "--from", "99999-01-01"],
+    code: 2,
+    message: /--from.*99999-01-01/,
+  },
+  {
+    args: [...DL, "-t", "1D", "--concurrency", "0"],
+    code: 2,
+    message: /--concurrency/,
+  },
+  { args: [...DL, "-t", "1D", "--limit", "-5"], code: 2, message: /--limit/ },
+  {
+    args: [...DL, "-t", "1D", "--dry-run", "--list-symbols"],
+    code: 2,
+    message: /--dry-run .* does not go with --list-symbols/,
+  },
+  {
+    args: [...DL, "-t", "1D", "--dry-run", "--show-info"],
+    code: 2,
+    message: /does not go with --show-info/,
+  },
+  {
+    args: [...DL, "-t", "1D", "-o", "data/full.ohlcv"],
+    code: 2,
+    message: /--ohlcv-dir data\/full\.ohlcv is not a folder/,
+  },
+  { args: ["repair"], code: 2, message: /missing required argument/i },
+  { args: ["repair", "nofile.ohlcv"], code: 2, message: /does not exist/ },
+  {
+    args: ["download", "ccxt", "BINANCE:BTC/USDT@1D", "-t", "60"],
+    code: 2,
+    message: /Invalid symbol "BINANCE:BTC\/USDT@1D"/,
+  },
   { args: ["providers", "extra"], code: 2, message: /too many arguments/i },
 ];
 
@@ -389,7 +472,7 @@ export function assertErrorOutput(
 }
 
 Deno.test("cli exits 2 (or 1) with one Error: line and touches no file for each bad invocation", async (t) => {
-  assert.ok(CASES.length >= 40, `table has ${CASES.length} entries`);
+  assert.ok(CASES.length >= 80, `table has ${CASES.length} entries`);
   const dir = await Deno.makeTempDir({ prefix: "pyne_cli_err_" });
   try {
     await setup(dir);
