@@ -93,7 +93,7 @@ const BINANCE: CcxtVenueRow = {
 /** The per-exchange table, by ccxt exchange id. */
 export const CCXT_VENUES: Readonly<Record<string, CcxtVenueRow>> = {
   binance: { ...BINANCE, baseUrlMarketTypes: ["spot"] },
-  binanceus: BINANCE,
+  binanceus: { ...BINANCE, ohlcvCost: 1 },
   // fapi/dapi `klines` by limit: up to 1000 candles cost 5.
   binanceusdm: { ...BINANCE, ohlcvCost: 5 },
   binancecoinm: { ...BINANCE, ohlcvCost: 5 },
