@@ -8,6 +8,7 @@
 import type { CliContext } from "./_context.ts";
 import type { Job } from "./_job.ts";
 import type { DownloadOptions } from "../pipeline/download.ts";
+import { printAboveProgress } from "./_progress.ts";
 
 /** What the command line asked of every job of a run. */
 export interface RunOptions {
@@ -40,6 +41,10 @@ export function jobOptions(
     signal: ctx.signal,
     truncate: o.truncate,
     extraData: o.extraData,
+    ...(ctx.quiet ? {} : {
+      log: (line: string) =>
+        printAboveProgress(`note: ${line}`, (t) => ctx.io.stderr(t)),
+    }),
     ...(job.path !== undefined ? { path: job.path } : {}),
     ...(from !== undefined
       ? { from: from === "continue" ? from : new Date(from) }

@@ -9,7 +9,7 @@
  */
 
 import { mkdir, rm } from "node:fs/promises";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { pathExists } from "../format/_file_io.ts";
 import { readSidecarRows } from "../format/_sidecar.ts";
 import type { CandleBatch } from "../format/candle_batch.ts";
@@ -33,6 +33,8 @@ export interface DownloadTargetOptions {
   readonly durable: boolean;
   /** The file's coverage ledger, written with the symbol info. */
   readonly ledger: LedgerKeeper;
+  /** Notices for the user (files of killed writers removed). */
+  readonly log?: ((line: string) => void) | undefined;
 }
 
 /** The `.ohlcv` file and its `.toml` while a download writes them. */
@@ -79,6 +81,7 @@ export class DownloadTarget {
       durable: options.durable,
       ...(options.grid ?? {}),
     });
+    tellRemoved(writer, options.log);
     const target = new DownloadTarget(path, options, writer, { file, toml });
     if (options.existing !== undefined) {
       await target.#ensureUnchanged(options.replace);
@@ -115,6 +118,7 @@ export class DownloadTarget {
       period: this.#options.timeframe.period,
       durable: this.#options.durable,
     });
+    tellRemoved(this.#writer, this.#options.log);
     this.#replacing = false;
     await this.#ensureUnchanged(false);
     await this.saveSymbolInfo();
@@ -193,4 +197,20 @@ export class DownloadTarget {
       );
     }
   }
+}
+
+/** Tells what taking the lock cleared away (files of writers that are gone). */
+function tellRemoved(
+  writer: OhlcvWriter,
+  log: ((line: string) => void) | undefined,
+): void {
+  const files = writer.staleFilesRemoved;
+  if (files.length === 0 || !log) return;
+  log(
+    `removed ${files.length} file${
+      files.length === 1 ? "" : "s"
+    } left by an earlier download that was killed: ${
+      files.map((f) => basename(f)).join(", ")
+    }`,
+  );
 }

@@ -99,6 +99,7 @@ export async function download(
     grid: tickGrid(plan.mode, existing, info),
     durable: options.durable ?? true,
     ledger: ledger.keeper,
+    log: options.log,
   });
 
   // 4. The stage pipeline, segment by segment, into the file.

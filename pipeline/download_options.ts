@@ -76,6 +76,11 @@ export interface DownloadOptions {
   readonly allowNaN?: boolean | "volume" | undefined;
   /** fsync every committed batch. @default {true} */
   readonly durable?: boolean | undefined;
+  /**
+   * Receives notices worth telling the user: the files a killed earlier
+   * writer left behind and the writer removed. @default {none}
+   */
+  readonly log?: ((line: string) => void) | undefined;
   /** Days back when there is no file and no `from`. @default {365} */
   readonly defaultDays?: number | undefined;
   /** Most pages waiting for an earlier one (see `OrderStream`). @default {256} */

@@ -207,6 +207,15 @@ Deno.test("cli: a second download of the same file is refused naming the lock; a
       }
     }
     assert.ok(resumes.some((r) => r.code === 0), "no resume completed");
+    // The one that took the stale lock over says what it removed.
+    const told = resumes.filter((r) =>
+      new RegExp(
+        `note: removed \\d+ files? left by an earlier download that was killed: .*${
+          name.replaceAll(".", "\\.")
+        }\\.lock`,
+      ).test(r.stderr)
+    );
+    assert.equal(told.length, 1, resumes.map((r) => r.stderr).join("\n---\n"));
     const tf = parseTimeframe("5");
     const want = emu.expectedCandles(
       "BTCUSDT",
