@@ -102,7 +102,9 @@ async function createFile(
     if (durable) await fh.sync();
     return fh;
   } catch (err) {
-    await fh.close();
+    // A full or failing disk: the file this call created goes again.
+    await fh.close().catch(() => {});
+    if (exclusive) await unlink(filePath).catch(() => {});
     throw err;
   }
 }
@@ -117,7 +119,14 @@ async function openReplace(
   const fields = emptyFields(tf, grid);
   const filePath = `${path}.${ownedTag(locked ? "L" : "P")}.tmp`;
   const fh = await createFile(filePath, fields, durable, true);
-  const sidecar = await Sidecar.open(sidecarPath(filePath), 0, durable, true);
+  let sidecar: Sidecar;
+  try {
+    sidecar = await Sidecar.open(sidecarPath(filePath), 0, durable, true);
+  } catch (err) {
+    await fh.close().catch(() => {});
+    await unlink(filePath).catch(() => {});
+    throw err;
+  }
   return { filePath, fh, sidecar, fields, newGrid: null };
 }
 

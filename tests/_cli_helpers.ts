@@ -4,6 +4,7 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { createHash } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
@@ -109,16 +110,18 @@ export function lines(text: string): string[] {
 
 /**
  * Runs the CLI's `main` in this process (no terminal, no signal handlers),
- * with `--now` set to `now` (ms), and collects its output.
+ * with `--now` set to `now` (ms, none when undefined), and collects its
+ * output.
  */
 export async function runMainAt(
-  now: number,
+  now: number | undefined,
   args: readonly string[],
 ): Promise<CliRun> {
   const { main } = await import("../cli.ts");
   let stdout = "";
   let stderr = "";
-  const code = await main([...args, "--now", new Date(now).toISOString()], {
+  const clock = now === undefined ? [] : ["--now", new Date(now).toISOString()];
+  const code = await main([...args, ...clock], {
     io: {
       stdout: (t) => (stdout += t),
       stderr: (t) => (stderr += t),
@@ -131,4 +134,23 @@ export async function runMainAt(
     handleSignals: false,
   });
   return { code, stdout, stderr };
+}
+
+/** Asserts the shape of an error report: one `Error:` line, a hint, no stack. */
+export function assertErrorOutput(
+  stderr: string,
+  message: RegExp,
+  label: string,
+): void {
+  const ls = lines(stderr);
+  const errorLines = ls.filter((l) => l.startsWith("Error:"));
+  assert.equal(errorLines.length, 1, `${label}: one Error: line in\n${stderr}`);
+  assert.match(errorLines[0]!, message, `${label}: message`);
+  assert.ok(
+    !ls.some((l) => /^\s+at /.test(l)),
+    `${label}: no stack trace in\n${stderr}`,
+  );
+  // Plain progress lines (no terminal) may precede a failure found by the venue.
+  const report = ls.filter((l) => !/^(start|progress|failed) /.test(l));
+  assert.ok(report.length <= 3, `${label}: short report, got\n${stderr}`);
 }

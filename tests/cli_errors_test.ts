@@ -7,7 +7,13 @@
 import assert from "node:assert/strict";
 import { copyFile, mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FIXTURES, lines, runCli, snapshotTree } from "./_cli_helpers.ts";
+import {
+  assertErrorOutput,
+  FIXTURES,
+  lines,
+  runCli,
+  snapshotTree,
+} from "./_cli_helpers.ts";
 
 interface BadCase {
   args: string[];
@@ -450,25 +456,6 @@ async function setup(dir: string): Promise<void> {
   await mkdir(join(dir, "nocreds"));
   await writeFile(join(dir, "nocreds", "capitalcom.toml"), "[capitalcom]\n");
   await writeFile(join(dir, "exists.csv"), "keep me\n");
-}
-
-/** Asserts the shape of an error report: one `Error:` line, a hint, no stack. */
-export function assertErrorOutput(
-  stderr: string,
-  message: RegExp,
-  label: string,
-): void {
-  const ls = lines(stderr);
-  const errorLines = ls.filter((l) => l.startsWith("Error:"));
-  assert.equal(errorLines.length, 1, `${label}: one Error: line in\n${stderr}`);
-  assert.match(errorLines[0]!, message, `${label}: message`);
-  assert.ok(
-    !ls.some((l) => /^\s+at /.test(l)),
-    `${label}: no stack trace in\n${stderr}`,
-  );
-  // Plain progress lines (no terminal) may precede a failure found by the venue.
-  const report = ls.filter((l) => !/^(start|progress|failed) /.test(l));
-  assert.ok(report.length <= 3, `${label}: short report, got\n${stderr}`);
 }
 
 Deno.test("cli exits 2 (or 1) with one Error: line and touches no file for each bad invocation", async (t) => {
