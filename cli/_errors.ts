@@ -149,6 +149,12 @@ function hintFor(e: Error): string | undefined {
     return "Fix or delete the configuration file named above (a fresh template is written when it is missing).";
   }
   if (name === "FormatError") return formatHint(e);
+  if (/no space left on device|ENOSPC|os error 28\b/i.test(msg)) {
+    return "The disk is full: free some space and run the same command again; every candle committed so far is kept (a replacement leaves the old file as it was).";
+  }
+  if (/read-only file system|EROFS|os error 30\b/i.test(msg)) {
+    return "The data folder is on a read-only filesystem: pick a writable --ohlcv-dir (nothing was changed).";
+  }
   if (name === "IncompleteError") {
     return "Every file is valid: run the same command again to fetch what is missing (or `pyne-data repair <file>` for holes in the middle); --json lists the runs.";
   }
@@ -173,6 +179,14 @@ function hintFor(e: Error): string | undefined {
   return undefined;
 }
 
+/** Venue error codes that mean the user asked for something that does not exist. */
+const USAGE_CODES: ReadonlySet<string> = new Set([
+  "BadTimeframe",
+  "unsupported.timeframe",
+  "BadSymbol",
+  "error.not-found.epic",
+]);
+
 /** Classifies any thrown value into an exit code, a one-line message and a hint. */
 export function reportError(e: unknown): ErrorReport {
   if (e instanceof UsageError) {
@@ -195,11 +209,8 @@ export function reportError(e: unknown): ErrorReport {
         "List the exchanges with `pyne-data symbols ccxt` (filter with --search).",
     };
   }
-  if (
-    e instanceof Error &&
-    (code === "BadTimeframe" || code === "unsupported.timeframe")
-  ) {
-    // A timeframe the venue does not offer is a usage error too.
+  if (e instanceof Error && typeof code === "string" && USAGE_CODES.has(code)) {
+    // A symbol or timeframe the venue does not know is a usage error too.
     return {
       code: EXIT_USAGE,
       message: oneLine(e.message),

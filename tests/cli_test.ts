@@ -482,7 +482,7 @@ Deno.test("cli inspect, convert, providers, symbols and info print what they sho
   }
 });
 
-Deno.test("cli venue refusals exit 1 with one Error: line and create no data file", async () => {
+Deno.test("cli venue refusals exit 1 (2 for an unknown symbol or timeframe) with one Error: line and create no data file", async () => {
   const dir = await tempDir();
   await using emu = await startBinanceEmulator({ now: () => T });
   try {
@@ -490,13 +490,13 @@ Deno.test("cli venue refusals exit 1 with one Error: line and create no data fil
     const cases: [string[], number, RegExp][] = [
       [
         ["download", "ccxt", "BINANCE:NOPE/USDT", "-t", "1D", "--from", "5"],
-        1,
+        2, // an unknown symbol is a usage error
         /NOPE/,
       ],
-      [["info", "ccxt", "BINANCE:NOPE/USDT"], 1, /NOPE/],
+      [["info", "ccxt", "BINANCE:NOPE/USDT"], 2, /NOPE/],
       [
         ["download", "ccxt", "BINANCE:BTC/USDT", "-t", "15S", "--from", "5"],
-        1,
+        2, // a timeframe the venue does not offer is a usage error
         /15S/,
       ],
       [["download", "ccxt", "BTCUSDT", "-t", "1D"], 2, /BTCUSDT/],
@@ -533,7 +533,7 @@ Deno.test("cli venue refusals exit 1 with one Error: line and create no data fil
       cfg,
       "--verbose",
     ], { cwd: dir });
-    assert.equal(v.code, 1);
+    assert.equal(v.code, 2);
     assert.match(v.stderr, /^\s+at /m);
   } finally {
     await rm(dir, { recursive: true, force: true });
