@@ -166,6 +166,12 @@ export function createVenue(
   ) {
     options["fetchMarkets"] = { types: [...row.baseUrlMarketTypes] };
   }
+  // Candles and market precision are public: with credentials, keep market
+  // loading off the signed wallet and margin endpoints (a key without those
+  // permissions would otherwise fail every download), unless the config asks.
+  for (const [k, v] of Object.entries(row.publicOptions ?? {})) {
+    if (options[k] === undefined) options[k] = v;
+  }
   const config: Record<string, unknown> = { enableRateLimit: true };
   if (row.weight !== undefined) {
     config["rateLimiterAlgorithm"] = "rollingWindow";

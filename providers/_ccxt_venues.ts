@@ -65,6 +65,12 @@ export interface CcxtVenueRow {
    */
   readonly ohlcvCost?: number | undefined;
   /**
+   * ccxt options that keep loading the markets to public endpoints when
+   * credentials are set (Binance: no `sapi` wallet and margin requests), set
+   * unless the config sets them.
+   */
+  readonly publicOptions?: Readonly<Record<string, unknown>> | undefined;
+  /**
    * Market types loaded when a base URL points the exchange at one origin
    * (an emulator or mirror serves only these), unless the config sets
    * `options.fetchMarkets`.
@@ -88,6 +94,7 @@ const BINANCE: CcxtVenueRow = {
   rangeProbes: true,
   pageEnd: "oldest",
   ohlcvCost: 0.4,
+  publicOptions: { fetchCurrencies: false, fetchMargins: false },
 };
 
 /** The per-exchange table, by ccxt exchange id. */

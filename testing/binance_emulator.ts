@@ -125,6 +125,8 @@ const WEIGHTS: Record<string, number> = {
   "/api/v3/exchangeInfo": 20,
   "/api/v3/time": 1,
   "/api/v3/ping": 1,
+  "/sapi/v1/margin/allPairs": 1,
+  "/sapi/v1/margin/isolated/allPairs": 10,
 };
 
 function error(status: number, code: number, msg: string): RouteAnswer {
@@ -325,6 +327,30 @@ export function startBinanceEmulator(
     return { body: rows };
   };
 
+  const marginPairs = (
+    query: Readonly<Record<string, string>>,
+    isolated: boolean,
+  ): RouteAnswer => {
+    if (query["signature"] === undefined || query["timestamp"] === undefined) {
+      return error(
+        400,
+        -1102,
+        "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.",
+      );
+    }
+    return {
+      body: symbols.map((s, i) => ({
+        ...(isolated ? {} : { id: 1000 + i }),
+        symbol: s.id,
+        base: s.base,
+        quote: s.quote,
+        isMarginTrade: true,
+        isBuyAllowed: true,
+        isSellAllowed: true,
+      })),
+    };
+  };
+
   const profile: VenueProfile = {
     defaultWeightLimit: 6000,
     defaultWindowMs: 60_000,
@@ -340,6 +366,11 @@ export function startBinanceEmulator(
           return exchangeInfo(query);
         case "/api/v3/klines":
           return klines(query);
+        // ccxt's fetchMarkets asks for these too when it holds an API key
+        // (SIGNED endpoints: a request without a signature is refused).
+        case "/sapi/v1/margin/allPairs":
+        case "/sapi/v1/margin/isolated/allPairs":
+          return marginPairs(query, path.includes("isolated"));
         default:
           return {
             status: 404,
