@@ -186,6 +186,16 @@ async function compileOne(
   const text = new TextDecoder().decode(stderr);
   if (code === 0) {
     Deno.stderr.writeSync(new TextEncoder().encode(text));
+    if (target === hostTarget() && !(await runsAsPyneData(output))) {
+      await Deno.remove(output).catch(() => {});
+      console.error(
+        `Error: the built binary is not pyne-data: ${
+          denortBin ?? "the base binary"
+        } is the full Deno CLI, not denort (the runtime of compiled programs); nothing was kept.`,
+      );
+      console.error(explainMissingDenort(Deno.version.deno, target, ""));
+      return 1;
+    }
     console.error(`Built ${output} (${target})`);
     return 0;
   }
@@ -202,6 +212,20 @@ async function compileOne(
   Deno.stderr.writeSync(new TextEncoder().encode(text));
   console.error(`Error: deno compile failed for ${target} (exit code ${code})`);
   return code || 1;
+}
+
+/** True when the compiled binary answers `--help` as pyne-data does. */
+async function runsAsPyneData(output: string): Promise<boolean> {
+  try {
+    const { stdout } = await new Deno.Command(output, {
+      args: ["--help"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return /pyne-data/.test(new TextDecoder().decode(stdout));
+  } catch {
+    return false;
+  }
 }
 
 const ANSI = new RegExp("\u001b\\[[0-9;]*m", "g");
