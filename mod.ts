@@ -12,12 +12,24 @@
  * @example
  * ```ts
  * import { download, openProvider } from "@pyne/data";
+ * import { startBinanceEmulator } from "@pyne/data/testing";
+ * import { mkdtemp, writeFile } from "node:fs/promises";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
  *
- * await using provider = await openProvider("ccxt", { configDir: "./config" });
+ * // An offline Binance on 127.0.0.1: for the real one, leave base_url out.
+ * await using binance = await startBinanceEmulator();
+ * const configDir = await mkdtemp(join(tmpdir(), "pyne-data-"));
+ * await writeFile(
+ *   join(configDir, "ccxt.toml"),
+ *   `[binance]\nbase_url = "${binance.url}"\n`,
+ * );
+ *
+ * await using provider = await openProvider("ccxt", { configDir });
  * const summary = await download(provider, "BINANCE:BTC/USDT", {
  *   timeframe: "1D",
  *   from: 30, // days back
- *   dataDir: "./data",
+ *   dataDir: join(configDir, "data"),
  * });
  * console.log(`${summary.candles} candles → ${summary.path}`);
  * ```

@@ -5,8 +5,8 @@
  * the bytes. Writes nothing.
  *
  * ```ts
- * import { downloadPlan } from "@pynesys/pyne-data/pipeline";
- * import { MemoryProvider } from "@pynesys/pyne-data/testing";
+ * import { downloadPlan } from "@pyne/data/pipeline";
+ * import { MemoryProvider } from "@pyne/data/testing";
  *
  * await using provider = new MemoryProvider();
  * const plan = await downloadPlan(provider, "BTCUSDT", {

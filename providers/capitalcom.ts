@@ -9,11 +9,19 @@
  * `PYNE_CAPITALCOM_BASE_URL`), or from the constructor options.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { CapitalComProvider } from "@pyne/data/providers/capitalcom";
  * import { parseTimeframe } from "@pyne/data/format";
+ * import { startCapitalComEmulator } from "@pyne/data/testing";
  *
- * await using provider = new CapitalComProvider({ configDir: "./config" });
+ * // An offline Capital.com; for the real one leave `baseUrl` and the
+ * // emulator's credentials out (they come from config/capitalcom.toml).
+ * await using venue = await startCapitalComEmulator();
+ * await using provider = new CapitalComProvider({
+ *   configDir: await Deno.makeTempDir(),
+ *   baseUrl: venue.url,
+ *   ...venue.credentials,
+ * });
  * const tf = parseTimeframe("60");
  * for await (const batch of provider.candles({
  *   symbol: "EURUSD", timeframe: tf,

@@ -11,11 +11,17 @@
  * `docs/ccxt.md`).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { CCXTProvider } from "@pyne/data/providers/ccxt";
  * import { parseTimeframe } from "@pyne/data/format";
+ * import { startBinanceEmulator } from "@pyne/data/testing";
  *
- * await using provider = new CCXTProvider({ configDir: "./config" });
+ * // An offline Binance; for the real one leave `baseUrl` out.
+ * await using binance = await startBinanceEmulator();
+ * await using provider = new CCXTProvider({
+ *   configDir: await Deno.makeTempDir(),
+ *   baseUrl: binance.url,
+ * });
  * for await (const batch of provider.candles({
  *   symbol: "BINANCE:BTC/USDT",
  *   timeframe: parseTimeframe("1h"),
