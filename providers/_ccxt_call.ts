@@ -99,6 +99,29 @@ export interface CallRetry {
   readonly onRetry: (attempt: number, error: unknown, delayMs: number) => void;
 }
 
+/**
+ * `p`, or a ccxt `RequestTimeout` when it has not settled after twice the
+ * exchange's timeout: ccxt's timer ends once the headers arrive, so a venue
+ * that stalls in the middle of a body would otherwise be waited for forever.
+ */
+function withDeadline<T>(venue: Venue, p: Promise<T>): Promise<T> {
+  const ms = 2 * (venue.ex.timeout ?? 10_000);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new venue.ccxt.RequestTimeout(
+            `${venue.ex.id} sent no complete answer within ${ms} ms`,
+          ),
+        ),
+      ms,
+    );
+  });
+  p.catch(() => {}); // a late failure of an abandoned call is not reported
+  return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
+}
+
 /** Runs a ccxt call with retries, error conversion and abort. */
 export function callVenue<T>(
   venue: Venue,
@@ -115,7 +138,7 @@ export function callVenue<T>(
     if (pause > 0) await sleep(pause, signal);
     let error: ProviderError;
     try {
-      return await abortable(fn(), signal);
+      return await abortable(withDeadline(venue, fn()), signal);
     } catch (e) {
       if (signal?.aborted) throw signal.reason;
       error = venueError(venue, e, what);

@@ -38,8 +38,12 @@ export interface CcxtExchange {
   options: Record<string, unknown>;
   /** Milliseconds per unit of request cost (ccxt's throttle). */
   rateLimit?: number;
+  /** Request timeout, ms (ccxt's covers the wait for the headers only). */
+  timeout?: number;
   /** Loads (and caches) the markets. */
   loadMarkets(): Promise<Record<string, CcxtMarket>>;
+  /** Parses one venue row into `[time, open, high, low, close, volume]`. */
+  parseOHLCV(...args: unknown[]): unknown;
   /** One page of candles. */
   fetchOHLCV(
     symbol: string,
@@ -85,6 +89,10 @@ export interface CcxtModule {
   RateLimitExceeded: new (message: string) => Error;
   /** Rate limit and DDoS protection answers. */
   DDoSProtection: ErrorClass;
+  /** The exchange is down or failing (a 5xx). */
+  ExchangeNotAvailable: new (message: string) => Error;
+  /** No answer in time. */
+  RequestTimeout: new (message: string) => Error;
 }
 
 /** A ccxt instance for one exchange and its settings, with its request state. */
@@ -149,6 +157,9 @@ export function checkOrigin(url: string, what: string): void {
     );
   }
 }
+
+/** Candle times before this (1973-03-03, 1e11 ms) are seconds read as ms. */
+const MIN_CANDLE_MS = 1e11;
 
 /** Builds the ccxt instance of `exchange` (a known ccxt id) from its settings. */
 export function createVenue(
@@ -220,6 +231,22 @@ export function createVenue(
     hooks.onRequest();
     return fetch(...args);
   };
+  // A candle time before 1973 is a venue sending seconds for milliseconds:
+  // ccxt's since-filter would drop every such row and the page would read as
+  // empty (data silently lost), so the answer is refused and asked again.
+  const parseOHLCV = ex.parseOHLCV.bind(ex);
+  ex.parseOHLCV = (...args: unknown[]) => {
+    const row = parseOHLCV(...args);
+    const t = Array.isArray(row) ? row[0] : undefined;
+    if (typeof t === "number" && t < MIN_CANDLE_MS) {
+      throw new ccxt.BadResponse(
+        `${exchange} sent a candle time of ${t} (${
+          new Date(t).toISOString()
+        }): its times look like seconds, not milliseconds`,
+      );
+    }
+    return row;
+  };
   // Attach Retry-After to rate-limit errors and refuse malformed bodies
   // (ccxt would otherwise parse a truncated page as an empty one).
   const handleErrors = ex.handleErrors.bind(ex);
@@ -252,8 +279,16 @@ export function createVenue(
       // An HTTP 429 is a rate limit whatever the exchange's own error
       // mapping made of its body (ccxt's kucoin turns 429000 into a plain
       // ExchangeError, which would read as permanent).
-      const e = code === 429 && !(caught instanceof ccxt.DDoSProtection)
-        ? new ccxt.RateLimitExceeded((caught as Error).message)
+      // Likewise a 418 (Binance's ban, with Retry-After), and any 5xx is
+      // the venue's own failure: retried, whatever body it came with (ccxt's
+      // binance and okx make a plain ExchangeError of a gateway's JSON).
+      const message = (caught as Error)?.message ?? String(caught);
+      const e = (code === 429 || code === 418) &&
+          !(caught instanceof ccxt.DDoSProtection)
+        ? new ccxt.RateLimitExceeded(message)
+        : code >= 500 && code <= 599 &&
+            !(caught instanceof ccxt.OperationFailed)
+        ? new ccxt.ExchangeNotAvailable(message)
         : caught;
       const after = retryAfterMs(headers);
       if (after !== undefined && e && typeof e === "object") {

@@ -49,6 +49,7 @@ import {
   periodStart,
   type Timeframe,
 } from "../format/timeframe.ts";
+import { ProviderError } from "./provider.ts";
 
 /** A row as ccxt returns it: `[time, open, high, low, close, volume]`. */
 export type OhlcvRow = readonly (number | null | undefined)[];
@@ -164,6 +165,54 @@ export function planWindows(
   return out;
 }
 
+/** Times a window is fetched again after its answers contradicted each other. */
+const WINDOW_ATTEMPTS = 3;
+
+/**
+ * Answers a window cannot be built on: candles before the time asked for
+ * (a venue sending seconds for milliseconds, or another range than asked),
+ * or two different candles for one time. The window is fetched again, and
+ * fails with this error when the venue keeps answering so.
+ */
+export class InconsistentAnswerError extends ProviderError {
+  /** Start of the window (or probe) the answers were for, Unix ms, once known. */
+  from: number | undefined;
+
+  /** Creates the error. */
+  constructor(message: string, from?: number) {
+    super(message, { code: "inconsistent.answer" });
+    this.name = "InconsistentAnswerError";
+    this.from = from;
+  }
+}
+
+const iso = (t: number) =>
+  Number.isFinite(t) ? new Date(t).toISOString() : String(t);
+
+/** The error for an answer holding a candle at `t` before the asked start `a`. */
+function earlyCandle(t: unknown, a: number): InconsistentAnswerError {
+  const n = typeof t === "number" ? t : NaN;
+  const seconds = Number.isFinite(n) && n > 0 && n * 1000 >= a - 86_400_000 &&
+    n < 1e11;
+  return new InconsistentAnswerError(
+    `The venue answered a request for candles from ${iso(a)} with a candle at ${
+      typeof t === "number" ? iso(n) : JSON.stringify(t)
+    }${
+      seconds ? " (its times look like seconds, not milliseconds)" : ""
+    }: such an answer proves nothing about the range, so it was not used`,
+  );
+}
+
+/** True when two rows of one time differ in a price or the volume. */
+function differ(x: OhlcvRow, y: OhlcvRow): boolean {
+  for (let i = 1; i <= 5; i++) {
+    const u = x[i];
+    const v = y[i];
+    if (u !== v && !(Number.isNaN(u) && Number.isNaN(v))) return true;
+  }
+  return false;
+}
+
 /** Fetches one window completely (see the module doc). */
 export async function fetchWindow(
   tf: Timeframe,
@@ -175,6 +224,40 @@ export async function fetchWindow(
   signal: AbortSignal,
   onOffGrid?: (time: number) => void,
   prefetched?: readonly OhlcvRow[],
+): Promise<CandleBatch> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await fetchWindowOnce(
+        tf,
+        windowStart,
+        windowEnd,
+        pageSize,
+        now,
+        fetch,
+        signal,
+        onOffGrid,
+        attempt === 1 ? prefetched : undefined,
+      );
+    } catch (e) {
+      if (!(e instanceof InconsistentAnswerError)) throw e;
+      if (attempt >= WINDOW_ATTEMPTS) {
+        e.from ??= windowStart;
+        throw e;
+      }
+    }
+  }
+}
+
+async function fetchWindowOnce(
+  tf: Timeframe,
+  windowStart: number,
+  windowEnd: number,
+  pageSize: number,
+  now: number,
+  fetch: PageFetcher,
+  signal: AbortSignal,
+  onOffGrid: ((time: number) => void) | undefined,
+  prefetched: readonly OhlcvRow[] | undefined,
 ): Promise<CandleBatch> {
   const byTime = new Map<number, OhlcvRow>();
   const pending: Array<[number, number]> = [[windowStart, windowEnd]];
@@ -190,8 +273,19 @@ export async function fetchWindow(
     let last = -Infinity;
     for (const row of rows) {
       const t = row[0];
-      if (typeof t !== "number" || t < a || t >= b) continue;
-      if (!byTime.has(t)) byTime.set(t, row);
+      // Later candles are answers beyond the range (Kraken sends all after
+      // `since`); an earlier one or no time at all is a wrong answer.
+      if (typeof t !== "number" || t < a) throw earlyCandle(t, a);
+      if (t >= b) continue;
+      const seen = byTime.get(t);
+      if (seen === undefined) byTime.set(t, row);
+      else if (differ(seen, row)) {
+        throw new InconsistentAnswerError(
+          `The venue answered two different candles for ${
+            iso(t)
+          }: which one is right is unknown, so neither was used`,
+        );
+      }
       if (t < first) first = t;
       if (t > last) last = t;
     }
@@ -235,15 +329,31 @@ export async function skipEmptyLead(
   const firstIn = async (a: number, b: number): Promise<number | undefined> => {
     signal.throwIfAborted();
     const limit = Math.min(pageSize, periodsBetween(tf, a, b));
-    const rows = await fetch(a, b - 1, limit, signal);
-    firstAnswer ??= rows;
-    let first: number | undefined;
-    for (const row of rows) {
-      const t = row[0];
-      if (typeof t !== "number" || t < a || t >= b) continue;
-      if (first === undefined || t < first) first = t;
+    for (let attempt = 1;; attempt++) {
+      const rows = await fetch(a, b - 1, limit, signal);
+      let first: number | undefined;
+      let early: unknown = undefined;
+      for (const row of rows) {
+        const t = row[0];
+        if (typeof t !== "number" || t < a) {
+          early ??= { t };
+          continue;
+        }
+        if (t >= b) continue;
+        if (first === undefined || t < first) first = t;
+      }
+      if (early !== undefined) {
+        // A wrong answer proves nothing: ask again, then give up.
+        if (attempt >= WINDOW_ATTEMPTS) {
+          const e = earlyCandle((early as { t: unknown }).t, a);
+          e.from = a;
+          throw e;
+        }
+        continue;
+      }
+      firstAnswer ??= rows;
+      return first;
     }
-    return first;
   };
   const start = alignUp(tf, from);
   let a = start;

@@ -67,7 +67,7 @@ import {
   timeframeKey,
   timeframeMap,
 } from "./_ccxt_symbols.ts";
-import { pageCandles } from "./_ccxt_paging.ts";
+import { InconsistentAnswerError, pageCandles } from "./_ccxt_paging.ts";
 import { planCcxtCandles } from "./_ccxt_plan.ts";
 import { ccxtVenue, historyReason, venuePageSize } from "./_ccxt_venues.ts";
 import {
@@ -435,38 +435,51 @@ export class CCXTProvider implements Provider {
     const label = `${exchange.toUpperCase()}:${m.symbol}`;
     let offGrid = 0;
     const row = ccxtVenue(exchange);
-    yield* pageCandles({
-      timeframe: tf,
-      from,
-      to: request.to,
-      pageSize,
-      concurrency,
-      now,
-      signal,
-      rangeProbes: row.rangeProbes,
-      historyLimit: row.historyLimit,
-      historyReason: row.historyLimit === undefined
-        ? undefined
-        : historyReason(exchange, row.historyLimit),
-      onOffGrid: (t) => {
-        if (offGrid++ === 0) {
-          this.#log(
-            `${label} sent ${tf.period} candles that do not open on the UTC grid of ${tf.period} (first: ${
-              new Date(t).toISOString()
-            }); the exchange's candles may be aligned to another time zone`,
-          );
-        }
-      },
-      fetch: (since, until, limit, sig) =>
-        this.#call(
-          venue,
+    try {
+      yield* pageCandles({
+        timeframe: tf,
+        from,
+        to: request.to,
+        pageSize,
+        concurrency,
+        now,
+        signal,
+        rangeProbes: row.rangeProbes,
+        historyLimit: row.historyLimit,
+        historyReason: row.historyLimit === undefined
+          ? undefined
+          : historyReason(exchange, row.historyLimit),
+        onOffGrid: (t) => {
+          if (offGrid++ === 0) {
+            this.#log(
+              `${label} sent ${tf.period} candles that do not open on the UTC grid of ${tf.period} (first: ${
+                new Date(t).toISOString()
+              }); the exchange's candles may be aligned to another time zone`,
+            );
+          }
+        },
+        fetch: (since, until, limit, sig) =>
+          this.#call(
+            venue,
+            `Cannot fetch ${label} ${tf.period} candles from ${
+              new Date(since).toISOString()
+            }`,
+            () => venue.ex.fetchOHLCV(m.symbol, tfKey, since, limit, { until }),
+            sig,
+          ),
+      });
+    } catch (e) {
+      // Answers that contradicted themselves on every attempt: name the page.
+      if (e instanceof InconsistentAnswerError && e.from !== undefined) {
+        throw new ProviderError(
           `Cannot fetch ${label} ${tf.period} candles from ${
-            new Date(since).toISOString()
-          }`,
-          () => venue.ex.fetchOHLCV(m.symbol, tfKey, since, limit, { until }),
-          sig,
-        ),
-    });
+            new Date(e.from).toISOString()
+          }: ${e.message}`,
+          { code: e.code ?? "inconsistent.answer", cause: e },
+        );
+      }
+      throw e;
+    }
   }
 
   /** The page size and concurrency of a request on a venue, checked. */

@@ -35,3 +35,4 @@ export {
 export * from "./kucoin_emulator.ts";
 export * from "./coinbase_emulator.ts";
 export * from "./kraken_emulator.ts";
+export * from "./fault_proxy.ts";

@@ -1089,16 +1089,16 @@ Deno.test("fetchWindow ends, passes on and reports candles off the UTC grid (dai
   assert.ok(requests <= 10, `${requests} requests`);
 });
 
-Deno.test("fetchWindow drops forming and out-of-window candles and repeats, passes off-grid ones on", async () => {
+Deno.test("fetchWindow drops forming and later candles and repeats, passes off-grid ones on", async () => {
   const tf = parseTimeframe("60");
   const h = 3_600_000;
   const rows = [
-    [DAY0 - h, 1, 1, 1, 1, 1], // before the window
     [DAY0, 1, 1, 1, 1, 1],
     [DAY0, 1, 1, 1, 1, 1], // repeated
     [DAY0 + 5, 1, 1, 1, 1, 1], // off the grid: passed on
     [DAY0 + h, 1, 1, 1, 1, 1],
     [DAY0 + 2 * h, 1, 1, 1, 1, 1], // forming at now = DAY0 + 2.5h
+    [DAY0 + 11 * h, 1, 1, 1, 1, 1], // after the window (Kraken sends those)
   ];
   const b = await fetchWindow(
     tf,
@@ -1106,7 +1106,8 @@ Deno.test("fetchWindow drops forming and out-of-window candles and repeats, pass
     DAY0 + 10 * h,
     10,
     DAY0 + 2.5 * h,
-    () => Promise.resolve(rows),
+    // Like a venue, the answer starts at \`since\`.
+    (since) => Promise.resolve(rows.filter((r) => r[0]! >= since)),
     new AbortController().signal,
   );
   assert.deepEqual([...b.time], [DAY0, DAY0 + 5, DAY0 + h]);
@@ -1124,6 +1125,44 @@ Deno.test("fetchWindow drops forming and out-of-window candles and repeats, pass
     ],
   );
   assert.equal(batchLength(batchFromRows([])), 0);
+});
+
+Deno.test("fetchWindow refuses answers it cannot build on: a candle before the start (seconds), two different candles for one time", async () => {
+  const tf = parseTimeframe("60");
+  const h = 3_600_000;
+  const ok = [[DAY0, 1, 2, 0.5, 1.5, 9], [DAY0 + h, 1, 2, 0.5, 1.5, 9]];
+  const seconds = ok.map((r) => [r[0]! / 1000, ...r.slice(1)]);
+  const conflict = [...ok, [DAY0, 1, 2, 0.5, 1.4, 9]];
+  const run = (answers: number[][][]) => {
+    let calls = 0;
+    const p = fetchWindow(
+      tf,
+      DAY0,
+      DAY0 + 2 * h,
+      10,
+      DAY0 + 10 * h,
+      () => Promise.resolve(answers[Math.min(calls++, answers.length - 1)]!),
+      new AbortController().signal,
+    );
+    return { p, calls: () => calls };
+  };
+  // Every answer wrong: three attempts, then a clear permanent error.
+  const s = run([seconds]);
+  await assert.rejects(s.p, (e: Error) => {
+    assert.equal(e.name, "InconsistentAnswerError");
+    assert.match(e.message, /look like seconds, not milliseconds/);
+    return true;
+  });
+  assert.equal(s.calls(), 3);
+  const c = run([conflict]);
+  await assert.rejects(c.p, /two different candles for 2024-03-01T00:00/);
+  assert.equal(c.calls(), 3);
+  // A wrong answer once: the window is fetched again and is exact.
+  for (const first of [seconds, conflict]) {
+    const once = run([first, ok]);
+    assert.deepEqual([...(await once.p).time], [DAY0, DAY0 + h]);
+    assert.equal(once.calls(), 2);
+  }
 });
 
 // ---------------------------------------------------------------------------
