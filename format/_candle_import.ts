@@ -435,9 +435,7 @@ export class CandleAccumulator {
             p - q
           );
           this.fail(
-            `rows ${r1} and ${r2} have the same time ${
-              new Date(t[a]!).toISOString()
-            }`,
+            `rows ${r1} and ${r2} have the same time ${timeText(t[a]!)}`,
           );
         }
       }
@@ -519,4 +517,9 @@ export function inferPeriod(times: ArrayLike<number>): string | undefined {
   if (best % 60_000 === 0) return `${best / 60_000}`;
   if (best % 1000 === 0) return `${best / 1000}S`;
   return undefined;
+}
+
+/** A time for a message: ISO 8601 where a date can show it, else the ms. */
+function timeText(ms: number): string {
+  return Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : `${ms} ms`;
 }

@@ -154,7 +154,8 @@ export class OhlcvReader implements AsyncDisposable {
     const scratch = new Uint8Array(8);
     const dv = new DataView(scratch.buffer);
     while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
+      // Not `>>> 1`: counts pass 2^31 (a 32-bit shift would loop forever).
+      const mid = Math.floor((lo + hi) / 2);
       const t = await this.#timeAt(mid, scratch, dv);
       if (side === "left" ? t < time : t <= time) lo = mid + 1;
       else hi = mid;

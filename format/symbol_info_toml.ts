@@ -384,6 +384,7 @@ export function stringifySymbolInfo(
   if (options.provider !== undefined) {
     lines.push("[download]", `provider = ${tomlString(options.provider)}`, "");
   }
+  let head = "";
   let tail = "";
   if (options.extra !== undefined) {
     if (!isTable(options.extra)) {
@@ -396,18 +397,28 @@ export function stringifySymbolInfo(
         );
       }
     }
-    if (Object.keys(options.extra).length > 0) {
-      try {
-        tail = "\n" + stringifyToml(options.extra);
-      } catch (e) {
-        throw new TypeError(
-          `extra cannot be written as TOML: ${(e as Error).message}`,
-          { cause: e },
-        );
+    // Keys that are not tables belong before the first table: written after
+    // the last one they would land inside it (and be lost on the next read).
+    const keys: Record<string, unknown> = {};
+    const tables: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(options.extra)) {
+      const table = isTable(v) ||
+        (Array.isArray(v) && v.length > 0 && v.every(isTable));
+      (table ? tables : keys)[k] = v;
+    }
+    try {
+      if (Object.keys(keys).length > 0) head = stringifyToml(keys) + "\n";
+      if (Object.keys(tables).length > 0) {
+        tail = "\n" + stringifyToml(tables);
       }
+    } catch (e) {
+      throw new TypeError(
+        `extra cannot be written as TOML: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
   }
-  return lines.join("\n") + "\n" + SCHEDULES_COMMENT + tail;
+  return head + lines.join("\n") + "\n" + SCHEDULES_COMMENT + tail;
 }
 
 /**
