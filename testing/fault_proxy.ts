@@ -52,13 +52,19 @@
 
 import {
   createServer,
-  type IncomingHttpHeaders,
   type IncomingMessage,
-  request as httpRequest,
   type Server,
   type ServerResponse,
 } from "node:http";
+import {
+  breakCandles,
+  CANDLE_LAYOUTS,
+  type CandleLayout,
+} from "./_fault_rows.ts";
+import { forward, loopbackOrigin, readAll } from "./_fault_upstream.ts";
 import { listenLoopback } from "./_loopback_server.ts";
+
+export { CANDLE_LAYOUTS, type CandleLayout } from "./_fault_rows.ts";
 
 /** What a rule does to a request it picks. */
 export type ProxyFaultKind =
@@ -98,44 +104,6 @@ export const PROXY_FAULT_KINDS: readonly ProxyFaultKind[] = [
   "nan-price",
   "seconds",
 ];
-
-/**
- * Where the fields of a candle row are: array indexes (`[t, o, h, l, c]`
- * rows) or object keys (`{start, open, high, low, close}` rows). The unit
- * of the time is recognized from its size (below 10^11: seconds).
- */
-export interface CandleLayout {
-  /** Open time. */
-  readonly time: number | string;
-  /** Open price. */
-  readonly open: number | string;
-  /** High price. */
-  readonly high: number | string;
-  /** Low price. */
-  readonly low: number | string;
-  /** Close price. */
-  readonly close: number | string;
-}
-
-/** Candle layouts of the emulated venues. */
-export const CANDLE_LAYOUTS: Readonly<{
-  /** `[time ms, open, high, low, close, ...]`: Binance, Bybit, OKX (and Kraken, in seconds). */
-  readonly tohlc: CandleLayout;
-  /** Coinbase Advanced Trade: `{start (s), low, high, open, close, volume}`. */
-  readonly coinbase: CandleLayout;
-  /** KuCoin: `[time (s), open, close, high, low, volume, turnover]`. */
-  readonly kucoin: CandleLayout;
-}> = {
-  tohlc: { time: 0, open: 1, high: 2, low: 3, close: 4 },
-  coinbase: {
-    time: "start",
-    open: "open",
-    high: "high",
-    low: "low",
-    close: "close",
-  },
-  kucoin: { time: 0, open: 1, close: 2, high: 3, low: 4 },
-};
 
 /** One request the proxy received. */
 export interface ProxyRequest {
@@ -236,23 +204,6 @@ interface ActiveRule {
   url: string | undefined;
 }
 
-interface Upstream {
-  readonly status: number;
-  readonly headers: Record<string, string>;
-  readonly body: Uint8Array;
-}
-
-const HOP_BY_HOP = new Set([
-  "connection",
-  "keep-alive",
-  "proxy-connection",
-  "transfer-encoding",
-  "upgrade",
-  "te",
-  "trailer",
-  "content-length",
-]);
-
 const STATUS_TEXT: Readonly<Record<string, string>> = {
   "429": "Too Many Requests",
   "418": "I'm a teapot",
@@ -268,26 +219,6 @@ const HTML_PAGE = `<!DOCTYPE html>
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-
-/** Throws unless `url` is an http origin on a loopback host. */
-function loopbackOrigin(url: string): URL {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new TypeError(`target must be an http origin, got ${url}`);
-  }
-  const host = u.hostname.replace(/^\[|\]$/g, "");
-  if (
-    u.protocol !== "http:" ||
-    !["127.0.0.1", "localhost", "::1"].includes(host)
-  ) {
-    throw new TypeError(
-      `target must be a loopback http origin (127.0.0.1, localhost, ::1), got ${url}`,
-    );
-  }
-  return u;
-}
 
 /**
  * Starts a fault proxy on 127.0.0.1 in front of `target`. Close it with
@@ -349,44 +280,6 @@ export async function startFaultProxy(
     return picked;
   };
 
-  const forward = (req: IncomingMessage, body: Uint8Array): Promise<Upstream> =>
-    new Promise((resolve, reject) => {
-      const headers: IncomingHttpHeaders = {};
-      for (const [k, v] of Object.entries(req.headers)) {
-        if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
-      }
-      headers["host"] = target.host;
-      if (body.byteLength > 0) {
-        headers["content-length"] = String(body.byteLength);
-      }
-      const up = httpRequest({
-        host: target.hostname.replace(/^\[|\]$/g, ""),
-        port: target.port === "" ? 80 : Number(target.port),
-        method: req.method ?? "GET",
-        path: req.url ?? "/",
-        headers,
-        agent: false,
-      }, (res) => {
-        const chunks: Uint8Array[] = [];
-        res.on("data", (c: Uint8Array) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => {
-          const out: Record<string, string> = {};
-          for (const [k, v] of Object.entries(res.headers)) {
-            if (HOP_BY_HOP.has(k) || v === undefined) continue;
-            out[k] = Array.isArray(v) ? v.join(", ") : v;
-          }
-          resolve({
-            status: res.statusCode ?? 502,
-            headers: out,
-            body: concatBytes(chunks),
-          });
-        });
-      });
-      up.on("error", reject);
-      up.end(body.byteLength > 0 ? body : undefined);
-    });
-
   const send = (
     entry: ProxyRequest,
     res: ServerResponse,
@@ -442,7 +335,7 @@ export async function startFaultProxy(
       if (closed || res.destroyed || res.writableEnded) return;
     }
 
-    const up = await forward(req, requestBody);
+    const up = await forward(target, req, requestBody);
     if (closed || res.destroyed) return;
     const { status, headers, body } = up;
     switch (kind) {
@@ -548,26 +441,6 @@ export async function startFaultProxy(
   };
 }
 
-function readAll(req: IncomingMessage): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    req.on("data", (c: Uint8Array) => chunks.push(c));
-    req.on("end", () => resolve(concatBytes(chunks)));
-    req.on("error", reject);
-  });
-}
-
-function concatBytes(chunks: readonly Uint8Array[]): Uint8Array {
-  const n = chunks.reduce((a, c) => a + c.byteLength, 0);
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.byteLength;
-  }
-  return out;
-}
-
 /**
  * The text made into something that is not JSON at about its middle (a
  * separator turned into garbage), same length or close to it.
@@ -577,113 +450,4 @@ function malform(text: string): string {
   const at = text.indexOf(",", mid);
   if (at >= 0) return text.slice(0, at) + ";" + text.slice(at + 1);
   return text.slice(0, mid) + "}{" + text.slice(mid);
-}
-
-type Row = unknown[] | Record<string, unknown>;
-
-const numeric = (v: unknown): boolean =>
-  (typeof v === "number" && Number.isFinite(v)) ||
-  (typeof v === "string" && v.trim() !== "" && Number.isFinite(Number(v)));
-
-function field(row: Row, key: number | string): unknown {
-  return (row as Record<string | number, unknown>)[key];
-}
-
-function setField(row: Row, key: number | string, v: unknown): void {
-  (row as Record<string | number, unknown>)[key] = v;
-}
-
-function isRow(v: unknown, layout: CandleLayout): v is Row {
-  if (v === null || typeof v !== "object") return false;
-  if (Array.isArray(v) !== (typeof layout.time === "number")) return false;
-  const r = v as Row;
-  return [layout.time, layout.open, layout.high, layout.low, layout.close]
-    .every((k) => numeric(field(r, k)));
-}
-
-/** The first non-empty array of candle rows in a parsed JSON body. */
-function findRows(
-  v: unknown,
-  layout: CandleLayout,
-  depth = 0,
-): Row[] | undefined {
-  if (depth > 8 || v === null || typeof v !== "object") return undefined;
-  if (Array.isArray(v)) {
-    if (v.length > 0 && v.every((x) => isRow(x, layout))) return v as Row[];
-    for (const x of v) {
-      const found = findRows(x, layout, depth + 1);
-      if (found) return found;
-    }
-    return undefined;
-  }
-  for (const x of Object.values(v)) {
-    const found = findRows(x, layout, depth + 1);
-    if (found) return found;
-  }
-  return undefined;
-}
-
-/** A numeric field with a new value, in the type the venue used (string or number). */
-function sameType(old: unknown, value: number): unknown {
-  return typeof old === "string" ? String(value) : value;
-}
-
-/**
- * The JSON body with its candles broken as `kind` says, or undefined when
- * the body is not JSON or holds no candle rows.
- */
-function breakCandles(
-  text: string,
-  kind: ProxyFaultKind,
-  layout: CandleLayout,
-  copyFirst: boolean,
-): string | undefined {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  const rows = findRows(doc, layout);
-  if (!rows) return undefined;
-  const mid = rows[rows.length >> 1]!;
-  switch (kind) {
-    case "reverse":
-      if (rows.length < 2) return undefined;
-      rows.reverse();
-      break;
-    case "duplicate": {
-      // The same candle again, right after it (or before it), with other
-      // prices: a valid candle, only the relation to the other copy is wrong.
-      const copy = (Array.isArray(mid) ? [...mid] : { ...mid }) as Row;
-      const close = Number(field(mid, layout.close)) * 1.01;
-      const high = Math.max(Number(field(mid, layout.high)), close);
-      setField(copy, layout.close, sameType(field(mid, layout.close), close));
-      setField(copy, layout.high, sameType(field(mid, layout.high), high));
-      rows.splice(rows.indexOf(mid) + (copyFirst ? 0 : 1), 0, copy);
-      break;
-    }
-    case "high-low": {
-      const h = field(mid, layout.high);
-      setField(mid, layout.high, field(mid, layout.low));
-      setField(mid, layout.low, h);
-      break;
-    }
-    case "null-price":
-      setField(mid, layout.close, null);
-      break;
-    case "nan-price":
-      setField(mid, layout.close, "NaN");
-      break;
-    case "seconds":
-      for (const row of rows) {
-        const t = Number(field(row, layout.time));
-        const wrong = t >= 1e11 ? Math.floor(t / 1000) : t * 1000;
-        setField(row, layout.time, sameType(field(row, layout.time), wrong));
-      }
-      break;
-    default:
-      return undefined;
-  }
-  return JSON.stringify(doc);
 }
