@@ -39,11 +39,11 @@ import {
 const H = 3_600_000;
 const TF = parseTimeframe("60");
 /** ccxt's request timeout in these tests, ms (the `timeout` fault waits longer). */
-const CLIENT_TIMEOUT_MS = 1000;
+const CLIENT_TIMEOUT_MS = 2500;
 /** How long a `timeout` fault holds a request, ms. */
-const FAULT_DELAY_MS = 5000;
+const FAULT_DELAY_MS = 8000;
 /** A case taking longer than this is a hang, ms. */
-const CASE_LIMIT_MS = 10_000;
+const CASE_LIMIT_MS = 20_000;
 /** Cases run at once. */
 const PARALLEL = 8;
 const PRINT = envFlag("FAULT_PROXY_MATRIX");
