@@ -25,6 +25,7 @@
  */
 
 import denoJson from "./deno.json" with { type: "json" };
+import process from "node:process";
 import { Command, CommanderError, Option } from "commander";
 import {
   EXIT_INTERRUPTED,
@@ -42,6 +43,7 @@ import {
   addCommonOptions,
   addDownloadOptions,
   addProviderOptions,
+  ARCHIVE_HELP,
   EXAMPLES,
 } from "./cli/_help.ts";
 import type { CliIo } from "./cli/_context.ts";
@@ -66,7 +68,11 @@ export interface MainOptions {
 
 const encoder = new TextEncoder();
 
+/** True in Deno; Bun and Node take the `node:process` paths. */
+const IN_DENO = typeof (globalThis as { Deno?: unknown }).Deno === "object";
+
 function defaultIo(): CliIo {
+  if (!IN_DENO) return processIo();
   let columns = 100;
   let rows = 24;
   let tty = false;
@@ -104,6 +110,37 @@ function defaultIo(): CliIo {
     rows,
     terminalSize: tty ? () => Deno.consoleSize() : undefined,
     env,
+  };
+}
+
+/** Set when stdout's reader went away (`pyne-data symbols ccxt | head`). */
+let stdoutClosed: boolean | undefined;
+
+/** {@linkcode defaultIo} in Bun and Node: `node:process` streams and env. */
+function processIo(): CliIo {
+  const tty = process.stderr.isTTY === true;
+  const outTty = process.stdout.isTTY === true;
+  const size = () => {
+    const s = tty ? process.stderr : process.stdout;
+    return { columns: s.columns || 100, rows: s.rows || 24 };
+  };
+  if (stdoutClosed === undefined) {
+    stdoutClosed = false;
+    process.stdout.on("error", (e: { code?: unknown }) => {
+      if (e.code !== "EPIPE") throw e;
+      stdoutClosed = true;
+    });
+  }
+  return {
+    stdout: (t) => {
+      if (!stdoutClosed) process.stdout.write(t);
+    },
+    stderr: (t) => void process.stderr.write(t),
+    stderrIsTerminal: tty,
+    stdoutIsTerminal: outTty,
+    ...(tty || outTty ? size() : { columns: 100, rows: 24 }),
+    terminalSize: tty ? size : undefined,
+    env: { ...process.env },
   };
 }
 
@@ -221,6 +258,7 @@ function buildProgram(
     .option("--to <date>", "end (exclusive): N days back | date; default now")
     .option("--concurrency <n>", "pages fetched at once per symbol")
     .option("--limit <n>", "candles per request (page size)")
+    .option("--no-archive", ARCHIVE_HELP)
     .option(
       "--repair",
       "first re-fetch each file's failed and never-requested holes",
@@ -390,6 +428,7 @@ export async function main(
     sigints++;
     if (sigints > 1) {
       io.stderr("Error: interrupted twice; exiting now\n");
+      if (!IN_DENO) process.exit(EXIT_INTERRUPTED);
       Deno.exit(EXIT_INTERRUPTED);
     }
     printAboveProgress(
@@ -401,7 +440,8 @@ export async function main(
   const handleSignals = options.handleSignals ?? true;
   if (handleSignals) {
     try {
-      Deno.addSignalListener("SIGINT", onSigint);
+      if (IN_DENO) Deno.addSignalListener("SIGINT", onSigint);
+      else process.on("SIGINT", onSigint);
     } catch {
       // signals unsupported here
     }
@@ -443,7 +483,8 @@ export async function main(
     options.signal?.removeEventListener("abort", onAbort);
     if (handleSignals) {
       try {
-        Deno.removeSignalListener("SIGINT", onSigint);
+        if (IN_DENO) Deno.removeSignalListener("SIGINT", onSigint);
+        else process.off("SIGINT", onSigint);
       } catch {
         // ignore
       }
@@ -473,8 +514,15 @@ function followTaskCwd(): void {
   }
 }
 
-if (import.meta.main) {
+if (import.meta.main && IN_DENO) {
   followTaskCwd();
   const code = await main(Deno.args);
   Deno.exit(code);
+} else if (import.meta.main) {
+  // Bun (`bun cli.ts ...`): exit once stdout and stderr are written.
+  const code = await main(process.argv.slice(2));
+  const flushed = (s: NodeJS.WritableStream) =>
+    new Promise<void>((resolve) => s.write("", () => resolve()));
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
 }
