@@ -15,7 +15,8 @@
  * @module
  */
 
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import process from "node:process";
 import { join } from "node:path";
 import { main } from "../cli.ts";
 import { startBinanceEmulator } from "../testing/binance_emulator.ts";
@@ -27,7 +28,7 @@ const MIN = 60_000;
 const H = 60 * MIN;
 const DAY = 24 * H;
 
-const color = Deno.stdout.isTerminal() && !Deno.env.get("NO_COLOR");
+const color = process.stdout.isTTY === true && !process.env["NO_COLOR"];
 const bold = (s: string) => (color ? `\x1b[1m${s}\x1b[22m` : s);
 const cyan = (s: string) => (color ? `\x1b[36m${s}\x1b[39m` : s);
 
@@ -38,7 +39,7 @@ async function step(title: string, args: string[], hidden: string[] = []) {
   const code = await main([...args, ...hidden]);
   if (code !== 0) {
     console.error(`demo: the command above exited ${code}`);
-    Deno.exit(code);
+    process.exit(code);
   }
 }
 
@@ -150,8 +151,8 @@ console.log(
     ((performance.now() - started) / 1000).toFixed(1)
   } s: ${requests} requests served by the emulator. Files are in ./${DATA}:`,
 );
-const files = (await Array.fromAsync(Deno.readDir(DATA)))
-  .filter((e) => e.isFile && e.name.endsWith(".ohlcv"))
+const files = (await readdir(DATA, { withFileTypes: true }))
+  .filter((e) => e.isFile() && e.name.endsWith(".ohlcv"))
   .map((e) => e.name)
   .sort();
 for (const name of files) console.log(`  ${name}`);
