@@ -43,6 +43,7 @@ import {
   addCommonOptions,
   addDownloadOptions,
   addProviderOptions,
+  ARCHIVE_HELP,
   EXAMPLES,
 } from "./cli/_help.ts";
 import type { CliIo } from "./cli/_context.ts";
@@ -257,6 +258,7 @@ function buildProgram(
     .option("--to <date>", "end (exclusive): N days back | date; default now")
     .option("--concurrency <n>", "pages fetched at once per symbol")
     .option("--limit <n>", "candles per request (page size)")
+    .option("--no-archive", ARCHIVE_HELP)
     .option(
       "--repair",
       "first re-fetch each file's failed and never-requested holes",

@@ -104,6 +104,10 @@ export function addProviderOptions(cmd: Command): Command {
   );
 }
 
+/** Help of `--no-archive` (download and update). */
+export const ARCHIVE_HELP =
+  "REST only: no bulk archives (Binance's data.binance.vision) for closed months and days";
+
 /** The options of `download` and `data download`. */
 export function addDownloadOptions(cmd: Command): Command {
   cmd
@@ -140,6 +144,7 @@ export function addDownloadOptions(cmd: Command): Command {
     )
     .option("--concurrency <n>", "pages fetched at once per symbol")
     .option("--limit <n>", "candles per request (page size)")
+    .option("--no-archive", ARCHIVE_HELP)
     .option("--json", "print the summary as JSON on stdout")
     .addOption(new Option("--now <date>").hideHelp())
     .addOption(new Option("-s, --symbol <symbol>").hideHelp())

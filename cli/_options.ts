@@ -113,5 +113,12 @@ export async function commonDownloadOptions(opts: Opts, realNow: number) {
       "Give a past date or N days back.",
     );
   }
-  return { concurrency, limit, from, to, now: fixedNow };
+  return {
+    concurrency,
+    limit,
+    from,
+    to,
+    now: fixedNow,
+    archive: opts["archive"] !== false,
+  };
 }

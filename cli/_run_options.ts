@@ -25,6 +25,8 @@ export interface RunOptions {
   showInfo: boolean;
   /** Print the plan instead of downloading (`--dry-run`). */
   dryRun?: boolean | undefined;
+  /** False with `--no-archive`: REST only. */
+  archive?: boolean | undefined;
 }
 
 /** The `download()` options of a job (without progress). */
@@ -53,5 +55,6 @@ export function jobOptions(
     ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}),
     ...(o.limit !== undefined ? { pageSize: o.limit } : {}),
     ...(o.now !== undefined ? { now: () => o.now! } : {}),
+    ...(o.archive === false ? { archive: false } : {}),
   };
 }

@@ -196,6 +196,8 @@ export async function fetchSegment(
     pageSize: options.pageSize,
     concurrency: options.concurrency,
     extraData: options.extraData,
+    archive: options.archive,
+    notice: options.log,
   };
   const closed = new ClosedCandlesStream({ timeframe: tf, now: ctx.clock });
   const dedupe = new DedupeStream({ after });

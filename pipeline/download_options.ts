@@ -53,6 +53,8 @@ export interface DownloadOptions {
   readonly pageSize?: number | undefined;
   /** Ask the provider for extra per-candle data (`.extra.csv`). @default {false} */
   readonly extraData?: boolean | undefined;
+  /** Let the provider read bulk archives (Binance's public data) where faster. @default {true} */
+  readonly archive?: boolean | undefined;
   /** Receives progress reports (candles written, time reached, fraction, rate). */
   readonly onProgress?: ((event: DownloadProgress) => void) | undefined;
   /** Least time between progress reports, ms. @default {200} */

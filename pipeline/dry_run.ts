@@ -136,6 +136,7 @@ export async function downloadPlan(
       pageSize: options.pageSize,
       concurrency: options.concurrency,
       extraData: options.extraData,
+      archive: options.archive,
     };
     const p = provider.planCandles
       ? await provider.planCandles(candleRequest)

@@ -39,6 +39,10 @@ export interface ExchangeSettings {
   concurrency?: number | undefined;
   /** Options passed to the ccxt exchange (merged over ccxt's own). */
   options?: Record<string, unknown> | undefined;
+  /** False: never read Binance's public data archives. */
+  archive?: boolean | undefined;
+  /** Origin of Binance's public data archives. */
+  archiveUrl?: string | undefined;
 }
 
 /** The parsed `ccxt.toml`. */
@@ -76,6 +80,13 @@ export const CCXT_CONFIG_TEMPLATE = `# pyne-data: ccxt provider configuration
 #                                  Bybit 1000, Kraken 720, OKX 100, others 200)
 #   concurrency = 8                requests in flight per download (default 8;
 #                                  ccxt's rate limiter still spaces them)
+#   archive = true                 Binance: read closed months and days from
+#                                  its public data archives when faster
+#                                  (false: REST only, like --no-archive)
+#   archive_url = "https://data.binance.vision"
+#                                  origin of those archives (with base_url
+#                                  set, the archive is used only with an
+#                                  archive_url of its own)
 #   [<exchange>.options]           options passed to ccxt as exchange.options
 #
 # The older per-symbol files config/ccxt_<EXCHANGE>_<SYMBOL>_<TIMEFRAME>.toml
@@ -105,6 +116,8 @@ const ALLOWED_KEYS = new Set([
   "page_size",
   "concurrency",
   "options",
+  "archive",
+  "archive_url",
 ]);
 
 /** Finds the 1-based line of `key = ...` inside table `[table]` (or top level). */
@@ -198,6 +211,7 @@ function readSettings(
       case "api_key":
       case "api_secret":
       case "password":
+      case "archive_url":
       case "base_url": {
         if (typeof value !== "string") throw bad("a string");
         if (value === "") break;
@@ -207,18 +221,26 @@ function readSettings(
         else {
           if (!/^https?:\/\/[^/\s@]+\/?$/i.test(value)) {
             throw bad(
-              `an origin like "http://127.0.0.1:8080" (scheme, host, port; no path, no user:password@), got ${
+              `an origin like "${
+                key === "base_url"
+                  ? "http://127.0.0.1:8080"
+                  : "https://data.binance.vision"
+              }" (scheme, host, port; no path, no user:password@), got ${
                 JSON.stringify(value.replace(/\/\/[^/]*@/, "//***@"))
               }`,
             );
           }
-          out.baseUrl = value.replace(/\/$/, "");
+          const origin = value.replace(/\/$/, "");
+          if (key === "base_url") out.baseUrl = origin;
+          else out.archiveUrl = origin;
         }
         break;
       }
       case "sandbox":
+      case "archive":
         if (typeof value !== "boolean") throw bad("true or false");
-        out.sandbox = value;
+        if (key === "sandbox") out.sandbox = value;
+        else out.archive = value;
         break;
       case "ratelimit":
       case "timeout":

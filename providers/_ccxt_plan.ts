@@ -8,7 +8,13 @@
 
 import { periodStart, type Timeframe } from "../format/timeframe.ts";
 import type { CandlePlan, PlannedSkip, RequestBudget } from "./provider.ts";
-import { oldestServed, periodsBetween, planWindows } from "./_ccxt_paging.ts";
+import {
+  alignUp,
+  oldestServed,
+  periodsBetween,
+  planWindows,
+} from "./_ccxt_paging.ts";
+import type { ArchivePiece } from "./_binance_archive.ts";
 import type { CcxtVenueRow } from "./_ccxt_venues.ts";
 
 /** What the plan is worked out from. */
@@ -30,6 +36,10 @@ export interface CcxtPlanInput {
   readonly historyReason: string | undefined;
   /** Remarks so far (a lowered page size). */
   readonly notes: readonly string[];
+  /** Archive files read instead of REST pages (Binance's public data). */
+  readonly archive?:
+    | { readonly origin: string; readonly pieces: readonly ArchivePiece[] }
+    | undefined;
 }
 
 /** The plan of `[from, to)` on one exchange. */
@@ -55,10 +65,21 @@ export function planCcxtCandles(input: CcxtPlanInput): CandlePlan {
       start = cut;
     }
   }
-  const windows = start < to ? planWindows(tf, start, to, pageSize) : [];
-  const periods = windows.length === 0
-    ? 0
-    : periodsBetween(tf, windows[0]![0], windows.at(-1)![1]);
+  let windows = start < to ? planWindows(tf, start, to, pageSize) : [];
+  if (input.archive !== undefined && start < to) {
+    const a = archiveWindows(input.archive.pieces, tf, to, pageSize);
+    notes.push(
+      `${a.files} archive files (${a.monthly} monthly, ${
+        a.files - a.monthly
+      } daily) from ${input.archive.origin} replace ${
+        windows.length - a.rest.length
+      } windows: ${
+        2 * a.files
+      } requests without request weight, each zip checked against its .CHECKSUM; ${a.junctions} of the windows below cross-check archive against REST where they meet`,
+    );
+    windows = [...a.rest, ...a.checks];
+  }
+  const periods = start < to ? periodsBetween(tf, alignUp(tf, start), to) : 0;
   if (row.rangeProbes && windows.length > input.concurrency) {
     notes.push(
       "a range starting before the market's listing is skipped with a few range probes (fewer requests)",
@@ -92,4 +113,40 @@ function ccxtBudget(
     unit: `ccxt cost units of ${exchange}, ${rateLimit} ms each`,
     burst: row.weight !== undefined,
   };
+}
+
+/** The REST windows and cross-checks left beside an archive plan. */
+function archiveWindows(
+  pieces: readonly ArchivePiece[],
+  tf: Timeframe,
+  to: number,
+  pageSize: number,
+): {
+  rest: Array<[number, number]>;
+  checks: Array<[number, number]>;
+  files: number;
+  monthly: number;
+  junctions: number;
+} {
+  const rest: Array<[number, number]> = [];
+  const checks: Array<[number, number]> = [];
+  let files = 0, monthly = 0;
+  pieces.forEach((x, i) => {
+    if (x.kind === "rest") {
+      if (x.from < to) {
+        rest.push(...planWindows(tf, x.from, Math.min(x.to, to), pageSize));
+      }
+      return;
+    }
+    files++;
+    if (x.file.kind === "monthly") monthly++;
+    const ms = Math.min(pageSize * tf.ms, x.file.to - x.file.from);
+    if (pieces[i - 1]?.kind === "rest") {
+      checks.push([x.file.from, x.file.from + ms]);
+    }
+    if (pieces[i + 1]?.kind === "rest") {
+      checks.push([x.file.to - ms, x.file.to]);
+    }
+  });
+  return { rest, checks, files, monthly, junctions: checks.length };
 }

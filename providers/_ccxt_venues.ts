@@ -76,6 +76,12 @@ export interface CcxtVenueRow {
    * `options.fetchMarkets`.
    */
   readonly baseUrlMarketTypes?: readonly string[] | undefined;
+  /**
+   * Binance's public data archives (`data.binance.vision`) hold the venue's
+   * klines: closed months and days are read from them when that is faster
+   * (`_binance_archive.ts`). @default {false}
+   */
+  readonly archive?: boolean | undefined;
 }
 
 /** Page size of exchanges without a row in the table. */
@@ -99,11 +105,11 @@ const BINANCE: CcxtVenueRow = {
 
 /** The per-exchange table, by ccxt exchange id. */
 export const CCXT_VENUES: Readonly<Record<string, CcxtVenueRow>> = {
-  binance: { ...BINANCE, baseUrlMarketTypes: ["spot"] },
+  binance: { ...BINANCE, baseUrlMarketTypes: ["spot"], archive: true },
   binanceus: { ...BINANCE, ohlcvCost: 1 },
   // fapi/dapi `klines` by limit: up to 1000 candles cost 5.
-  binanceusdm: { ...BINANCE, ohlcvCost: 5 },
-  binancecoinm: { ...BINANCE, ohlcvCost: 5 },
+  binanceusdm: { ...BINANCE, ohlcvCost: 5, archive: true },
+  binancecoinm: { ...BINANCE, ohlcvCost: 5, archive: true },
   bybit: {
     pageSize: 1000,
     maxLimit: 1000,

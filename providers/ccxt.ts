@@ -7,8 +7,9 @@
  * Pages are fetched concurrently in fixed windows through one ccxt instance
  * per exchange (with `enableRateLimit`), retried with backoff on transient
  * failures, and delivered in order as sequence-numbered batches without the
- * forming candle. Configuration lives in `config/ccxt.toml` (see
- * `docs/ccxt.md`).
+ * forming candle. For Binance, closed months and days come from its public
+ * data archives (checksum-verified) when that is faster, stitched to REST.
+ * Configuration lives in `config/ccxt.toml` (see `docs/ccxt.md`).
  *
  * @example
  * ```ts
@@ -67,7 +68,6 @@ import {
   timeframeKey,
   timeframeMap,
 } from "./_ccxt_symbols.ts";
-import { InconsistentAnswerError, pageCandles } from "./_ccxt_paging.ts";
 import { planCcxtCandles } from "./_ccxt_plan.ts";
 import { ccxtVenue, historyReason, venuePageSize } from "./_ccxt_venues.ts";
 import {
@@ -80,6 +80,7 @@ import { abortable, callVenue } from "./_ccxt_call.ts";
 import type { ExchangeSettings } from "./_ccxt_config.ts";
 import { CcxtSettingsSource } from "./_ccxt_settings.ts";
 import { quietNativeAddons } from "./_ccxt_env.ts";
+import { ccxtArchivePlan, ccxtCandles } from "./_ccxt_candles.ts";
 
 export type {
   CandleBatch,
@@ -125,6 +126,10 @@ export interface CCXTExchangeSettings {
   readonly concurrency?: number | undefined;
   /** Options passed to ccxt (`exchange.options`). */
   readonly options?: Readonly<Record<string, unknown>> | undefined;
+  /** Binance: read closed months and days from its public data archives when faster. @default {true} */
+  readonly archive?: boolean | undefined;
+  /** Origin of Binance's public data archives. @default {"https://data.binance.vision" (none with a `baseUrl`)} */
+  readonly archiveUrl?: string | undefined;
 }
 
 /** Options of {@linkcode CCXTProvider}. */
@@ -184,6 +189,9 @@ export class CCXTProvider implements Provider {
     for (const [k, v] of Object.entries(options.exchanges ?? {})) {
       if (v.baseUrl !== undefined) {
         checkOrigin(v.baseUrl, `exchanges.${k}.baseUrl`);
+      }
+      if (v.archiveUrl !== undefined) {
+        checkOrigin(v.archiveUrl, `exchanges.${k}.archiveUrl`);
       }
     }
     if (
@@ -431,55 +439,28 @@ export class CCXTProvider implements Provider {
       from = Math.max(from, request.resumeAfter + 1);
     }
     if (!(from < request.to)) return;
-    const now = await this.#serverTime(venue, signal);
-    const label = `${exchange.toUpperCase()}:${m.symbol}`;
-    let offGrid = 0;
-    const row = ccxtVenue(exchange);
-    try {
-      yield* pageCandles({
-        timeframe: tf,
-        from,
-        to: request.to,
-        pageSize,
-        concurrency,
-        now,
-        signal,
-        rangeProbes: row.rangeProbes,
-        historyLimit: row.historyLimit,
-        historyReason: row.historyLimit === undefined
-          ? undefined
-          : historyReason(exchange, row.historyLimit),
-        onOffGrid: (t) => {
-          if (offGrid++ === 0) {
-            this.#log(
-              `${label} sent ${tf.period} candles that do not open on the UTC grid of ${tf.period} (first: ${
-                new Date(t).toISOString()
-              }); the exchange's candles may be aligned to another time zone`,
-            );
-          }
-        },
-        fetch: (since, until, limit, sig) =>
-          this.#call(
-            venue,
-            `Cannot fetch ${label} ${tf.period} candles from ${
-              new Date(since).toISOString()
-            }`,
-            () => venue.ex.fetchOHLCV(m.symbol, tfKey, since, limit, { until }),
-            sig,
-          ),
-      });
-    } catch (e) {
-      // Answers that contradicted themselves on every attempt: name the page.
-      if (e instanceof InconsistentAnswerError && e.from !== undefined) {
-        throw new ProviderError(
-          `Cannot fetch ${label} ${tf.period} candles from ${
-            new Date(e.from).toISOString()
-          }: ${e.message}`,
-          { code: e.code ?? "inconsistent.answer", cause: e },
-        );
-      }
-      throw e;
-    }
+    yield* ccxtCandles({
+      venue,
+      exchange,
+      market: m,
+      timeframe: tf,
+      tfKey,
+      from,
+      to: request.to,
+      now: await this.#serverTime(venue, signal),
+      pageSize,
+      concurrency,
+      signal,
+      archive: request.archive !== false,
+      call: (what, fn, sig) => this.#call(venue, what, fn, sig),
+      retry: {
+        baseDelayMs: this.#options.retryBaseDelayMs ?? 500,
+        maxDelayMs: this.#options.retryMaxDelayMs ?? 30_000,
+      },
+      onRequest: () => this.stats.requests++,
+      log: (line) => this.#log(line),
+      notice: request.notice,
+    });
   }
 
   /** The page size and concurrency of a request on a venue, checked. */
@@ -519,8 +500,8 @@ export class CCXTProvider implements Provider {
     const { exchange, market } = parseCcxtSymbol(request.symbol);
     request.signal?.throwIfAborted();
     const venue = await this.#venue(exchange, { market, period: tf.period });
-    await this.#market(venue, exchange, market, request.signal);
-    timeframeKey(venue.ex, exchange, tf);
+    const m = await this.#market(venue, exchange, market, request.signal);
+    const tfKey = timeframeKey(venue.ex, exchange, tf);
     const { pageSize, lowered, concurrency } = this.#paging(
       venue,
       exchange,
@@ -530,13 +511,24 @@ export class CCXTProvider implements Provider {
     const from = request.resumeAfter === undefined
       ? request.from
       : Math.max(request.from, request.resumeAfter + 1);
+    const now = await this.#serverTime(venue, request.signal);
+    const archive = ccxtArchivePlan(exchange, venue, m, {
+      timeframe: tf,
+      tfKey,
+      from,
+      to: request.to,
+      now,
+      pageSize,
+      archive: request.archive !== false,
+    });
     return planCcxtCandles({
       exchange,
       row,
       timeframe: tf,
       from,
       to: request.to,
-      now: await this.#serverTime(venue, request.signal),
+      now,
+      archive,
       pageSize,
       concurrency,
       rateLimit: venue.ex.rateLimit,

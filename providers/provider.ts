@@ -31,6 +31,13 @@ export interface CandleRequest {
   readonly concurrency?: number | undefined;
   /** Also deliver extra per-candle data (for example ask prices) in `CandleBatch.extra`. */
   readonly extraData?: boolean | undefined;
+  /**
+   * Bulk archives (Binance's public data) may serve closed months and days
+   * when faster; `false` asks the venue's API only. @default {true}
+   */
+  readonly archive?: boolean | undefined;
+  /** Receives notices worth telling the user (an archive fallback, archive and API disagreeing). */
+  readonly notice?: ((line: string) => void) | undefined;
 }
 
 /** One entry of a symbol listing. */

@@ -1,6 +1,6 @@
 /**
  * Offline stand-ins for the real venues: loopback HTTP emulators of Binance
- * spot, Bybit v5, OKX v5, KuCoin, Coinbase, Kraken spot and Capital.com, an in-memory provider, and the deterministic
+ * spot (and its public data archives), Bybit v5, OKX v5, KuCoin, Coinbase, Kraken spot and Capital.com, an in-memory provider, and the deterministic
  * candle generator behind them. Tests, benchmarks and the demo use them; so can
  * you, to test your own pipelines without a network.
  *
@@ -19,6 +19,15 @@
 export * from "./candle_generator.ts";
 export * from "./memory_provider.ts";
 export * from "./binance_emulator.ts";
+export {
+  type ArchiveFault,
+  type ArchiveFaultKind,
+  type ArchiveFileRef,
+  type ArchiveRequest,
+  type BinanceArchiveEmulator,
+  type BinanceArchiveEmulatorOptions,
+  startBinanceArchiveEmulator,
+} from "./binance_archive_emulator.ts";
 export * from "./bybit_emulator.ts";
 export * from "./okx_emulator.ts";
 export {

@@ -164,6 +164,10 @@ async function compileOne(
     target,
     "--output",
     output,
+    // Loaded as a Web Worker (not an import): deno compile includes it only
+    // when told. Without it Binance archives are parsed on the main thread.
+    "--include",
+    "providers/_archive_worker.ts",
     "cli.ts",
   ];
   if (!denortBin && !(await isFile(cachedDenortPath(version, target)))) {
