@@ -44,12 +44,23 @@ export interface RunCliOptions {
 }
 
 /** Runs `deno run <perms> cli.ts ...args` and collects its output. */
-export async function runCli(
+export function runCli(
   args: readonly string[],
   options: RunCliOptions,
 ): Promise<CliRun> {
+  return runDeno(
+    ["run", "--quiet", "--config", CONFIG, ...PERMS, CLI, ...args],
+    options,
+  );
+}
+
+/** Runs `deno <denoArgs>` (no stdin, `NO_COLOR`) and collects its output. */
+export async function runDeno(
+  denoArgs: readonly string[],
+  options: RunCliOptions,
+): Promise<CliRun> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--config", CONFIG, ...PERMS, CLI, ...args],
+    args: [...denoArgs],
     cwd: options.cwd,
     env: { NO_COLOR: "1", ...options.env },
     stdin: "null",

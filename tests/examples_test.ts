@@ -13,38 +13,22 @@ import assert from "node:assert/strict";
 import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { type CliRun, CONFIG, PERMS, ROOT, runDeno } from "./_cli_helpers.ts";
 import { OhlcvReader } from "../format/ohlcv_reader.ts";
 import { readSymbolInfo } from "../format/symbol_info_toml.ts";
 import type { CandleBatch } from "../format/candle_batch.ts";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
-const CONFIG = join(ROOT, "deno.json");
 const EXAMPLES = join(ROOT, "examples");
-/** What examples get: files, environment, OS info, and 127.0.0.1 only. */
-const PERMS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-net=127.0.0.1",
-];
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 /** Runs `deno run <perms> examples/<name> ...args` in `cwd` with `TMPDIR` = `tmp`. */
-async function runExample(
+function runExample(
   name: string,
   args: string[],
   cwd: string,
   tmp: string,
-): Promise<Run> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
+): Promise<CliRun> {
+  return runDeno(
+    [
       "run",
       "--quiet",
       "--no-prompt",
@@ -54,18 +38,8 @@ async function runExample(
       join(EXAMPLES, name),
       ...args,
     ],
-    cwd,
-    env: { NO_COLOR: "1", TMPDIR: tmp, TMP: tmp, TEMP: tmp },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr),
-  };
+    { cwd, env: { TMPDIR: tmp, TMP: tmp, TEMP: tmp } },
+  );
 }
 
 /** A scratch folder with `cwd/`, `tmp/` and `keep/` inside, removed afterwards. */
@@ -107,7 +81,7 @@ const CHECKS: Record<
   string,
   {
     keep: boolean;
-    check: (run: Run, keep: string) => Promise<void> | void;
+    check: (run: CliRun, keep: string) => Promise<void> | void;
   }
 > = {
   "download.ts": {
