@@ -22,6 +22,7 @@
  */
 
 import { startBinanceEmulator } from "../testing/binance_emulator.ts";
+import { startServingChild } from "./_serving_child.ts";
 import { startBinanceArchiveEmulator } from "../testing/binance_archive_emulator.ts";
 import { CCXTProvider } from "../providers/ccxt.ts";
 import { download } from "../pipeline/download.ts";
@@ -95,44 +96,18 @@ interface Child {
 }
 
 async function spawn(years: number): Promise<Child> {
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-env",
-      new URL(import.meta.url).pathname,
-      "--serve",
-      String(years),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  const line = async (): Promise<string> => {
-    while (!buf.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("emulator process ended");
-      buf += value;
-    }
-    const i = buf.indexOf("\n");
-    const l = buf.slice(0, i);
-    buf = buf.slice(i + 1);
-    return l;
-  };
-  const urls = JSON.parse(await line());
+  const child = await startServingChild([
+    "run",
+    "--allow-net=127.0.0.1",
+    "--allow-read",
+    "--allow-env",
+    new URL(import.meta.url).pathname,
+    "--serve",
+    String(years),
+  ]);
   return {
-    urls,
-    async stats() {
-      await proc.stdin.close();
-      const s = JSON.parse(await line());
-      reader.releaseLock();
-      await proc.stdout.cancel().catch(() => {});
-      await proc.status;
-      return s;
-    },
+    urls: JSON.parse(child.ready),
+    stats: async () => JSON.parse(await child.stop()),
   };
 }
 

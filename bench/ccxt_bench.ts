@@ -17,6 +17,7 @@
  */
 
 import { startBinanceEmulator } from "../testing/binance_emulator.ts";
+import { startServingChild } from "./_serving_child.ts";
 import { CCXTProvider } from "../providers/ccxt.ts";
 import { parseTimeframe } from "../format/timeframe.ts";
 import { pageCandles } from "../providers/_ccxt_paging.ts";
@@ -53,44 +54,18 @@ async function emulatorServe(latencyMs: number): Promise<void> {
 }
 
 async function spawnEmulator(latencyMs: number): Promise<Child> {
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net=127.0.0.1",
-      "--allow-read",
-      "--allow-env",
-      new URL(import.meta.url).pathname,
-      "--serve",
-      String(latencyMs),
-    ],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  const line = async (): Promise<string> => {
-    while (!buf.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) throw new Error("emulator process ended");
-      buf += value;
-    }
-    const i = buf.indexOf("\n");
-    const l = buf.slice(0, i);
-    buf = buf.slice(i + 1);
-    return l;
-  };
-  const url = await line();
+  const child = await startServingChild([
+    "run",
+    "--allow-net=127.0.0.1",
+    "--allow-read",
+    "--allow-env",
+    new URL(import.meta.url).pathname,
+    "--serve",
+    String(latencyMs),
+  ]);
   return {
-    url,
-    async stop() {
-      await proc.stdin.close();
-      const stats = JSON.parse(await line());
-      reader.releaseLock();
-      await proc.stdout.cancel().catch(() => {});
-      await proc.status;
-      return stats;
-    },
+    url: child.ready,
+    stop: async () => JSON.parse(await child.stop()),
   };
 }
 
