@@ -149,18 +149,19 @@ export interface SegmentResult {
 }
 
 /**
- * Where a segment starts fetching, and whether there is anything to fetch
- * (false when the range is empty or its first candle cannot have closed yet).
+ * Where a segment starts fetching (after the candle opening at `after`, when
+ * given), and whether there is anything to fetch (false when the range is
+ * empty or its first candle cannot have closed yet).
  */
 export function segmentStart(
   timeframe: Timeframe,
   nowMs: number,
   from: number,
   to: number,
-  after: CandleRow | undefined,
+  after: number | undefined,
 ): { start: number; due: boolean } {
-  const start = after
-    ? Math.max(from, nextPeriodStart(timeframe, after[0]))
+  const start = after !== undefined
+    ? Math.max(from, nextPeriodStart(timeframe, after))
     : from;
   const due = !(start >= to ||
     nextPeriodStart(timeframe, firstOnGrid(timeframe, start)) > nowMs);
@@ -184,7 +185,7 @@ export async function fetchSegment(
   after: CandleRow | undefined,
 ): Promise<SegmentResult> {
   const { timeframe: tf, options, totals, tracker, signal } = ctx;
-  const { start, due } = segmentStart(tf, ctx.nowMs, from, to, after);
+  const { start, due } = segmentStart(tf, ctx.nowMs, from, to, after?.[0]);
   if (!due) return { from: start, to, fetched: false, candles: 0 };
   const request: CandleRequest = {
     symbol: ctx.symbol,

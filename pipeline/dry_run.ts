@@ -22,7 +22,6 @@
  */
 
 import { STANDARD_HEADER_SIZE } from "../format/_header.ts";
-import type { CandleRow } from "../format/candle_batch.ts";
 import { nextPeriodStart, type Timeframe } from "../format/timeframe.ts";
 import type {
   CandlePlan,
@@ -170,10 +169,7 @@ function rangesOf(
     to: number,
     after: number | undefined,
   ) => {
-    const row: CandleRow | undefined = after === undefined
-      ? undefined
-      : [after, 0, 0, 0, 0, 0];
-    const s = segmentStart(tf, nowMs, from, to, row);
+    const s = segmentStart(tf, nowMs, from, to, after);
     if (s.due) out.push({ kind, from: s.start, to, after });
   };
   switch (plan.mode) {

@@ -1137,7 +1137,7 @@ Deno.test("segmentStart starts after the given candle and skips ranges with noth
     due: true,
   });
   assert.deepEqual(
-    segmentStart(tf, NOW, t, t + 5 * H, [t + 2 * H, 1, 1, 1, 1, 1]),
+    segmentStart(tf, NOW, t, t + 5 * H, t + 2 * H),
     { start: t + 3 * H, due: true },
   );
   assert.equal(segmentStart(tf, NOW, t, t, undefined).due, false);
