@@ -62,7 +62,7 @@ export const MAX_PAGE = 1000;
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 /** Windows fetched at once by default (the rate limiter caps the request rate). */
-export const DEFAULT_CONCURRENCY = 3;
+const DEFAULT_CONCURRENCY = 3;
 /** How far short of now windows end after the venue refused one as in the future. */
 const SKEW_HORIZON = 10 * MINUTE;
 
@@ -169,6 +169,62 @@ export interface CandlesMarket {
   readonly resolution: string;
 }
 
+/** The page size (bars per window) and windows in flight of a request. */
+export function pagingOf(
+  request: Pick<CandleRequest, "pageSize" | "concurrency">,
+): { pageSize: number; concurrency: number } {
+  return {
+    pageSize: Math.max(
+      1,
+      Math.min(MAX_PAGE, Math.floor(request.pageSize ?? MAX_PAGE)),
+    ),
+    concurrency: Math.max(
+      1,
+      Math.min(8, Math.floor(request.concurrency ?? DEFAULT_CONCURRENCY)),
+    ),
+  };
+}
+
+/**
+ * The first window's first minute: the timeframe's grid time at the start
+ * (after `after`, the resume point). Bars open on whole minutes, so windows
+ * are whole minutes and cover the range without gaps.
+ */
+export function firstWindowMinute(
+  tf: Timeframe,
+  from: number,
+  after: number,
+): number {
+  return Math.ceil(periodStart(tf, Math.max(from, after + 1)) / MINUTE) *
+    MINUTE;
+}
+
+/**
+ * The last minute a window may hold: `to` is exclusive (a window's end is
+ * inclusive) and windows end `horizon` short of the venue's `now` (only
+ * forming bars start later).
+ */
+export function lastWindowMinute(
+  to: number,
+  now: number,
+  horizon: number,
+): number {
+  return Math.min(
+    Math.ceil(to / MINUTE) * MINUTE - MINUTE,
+    Math.floor(now / MINUTE) * MINUTE - horizon,
+  );
+}
+
+/** The window of `span` bars of `period` ms from `cursor`, cut at `last`. */
+export function windowAt(
+  cursor: number,
+  span: number,
+  period: number,
+  last: number,
+): [number, number] {
+  return [cursor, Math.min(cursor + (span - 1) * period, last)];
+}
+
 /**
  * Closed candles (bid side) of the request's range, in order, one batch per
  * window of up to `pageSize` (default 1000) bars; `concurrency` windows
@@ -182,14 +238,7 @@ export async function* capitalComCandles(
   context: CandlesContext,
 ): AsyncGenerator<CandleBatch> {
   const { client, epic, tf, resolution } = market;
-  const pageSize = Math.max(
-    1,
-    Math.min(MAX_PAGE, Math.floor(request.pageSize ?? MAX_PAGE)),
-  );
-  const concurrency = Math.max(
-    1,
-    Math.min(8, Math.floor(request.concurrency ?? DEFAULT_CONCURRENCY)),
-  );
+  const { pageSize, concurrency } = pagingOf(request);
   const after = request.resumeAfter ?? -Infinity;
   const end = request.to; // exclusive
   const job: WindowJob = {
@@ -208,21 +257,11 @@ export async function* capitalComCandles(
   // The first window starts on the timeframe's grid (bars before `from` or
   // at `resumeAfter` are dropped below), so windows end just before a grid
   // time and the next one does not begin with a head where no bar can be.
-  let cursor = Math.ceil(
-    periodStart(tf, Math.max(request.from, after + 1)) / MINUTE,
-  ) * MINUTE;
+  let cursor = firstWindowMinute(tf, request.from, after);
   const next = (): [number, number] | undefined => {
-    // `to` is inclusive and must not lie in the venue's future: windows end
-    // short of now (only forming bars start later).
-    const lastMinute = Math.min(
-      Math.ceil(end / MINUTE) * MINUTE - MINUTE,
-      Math.floor(context.venueNow(client) / MINUTE) * MINUTE - job.horizon,
-    );
-    if (cursor > lastMinute) return undefined;
-    const w: [number, number] = [
-      cursor,
-      Math.min(cursor + (job.span - 1) * job.period, lastMinute),
-    ];
+    const last = lastWindowMinute(end, context.venueNow(client), job.horizon);
+    if (cursor > last) return undefined;
+    const w = windowAt(cursor, job.span, job.period, last);
     cursor = w[1] + MINUTE;
     return w;
   };

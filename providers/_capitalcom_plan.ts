@@ -6,9 +6,15 @@
  * @module
  */
 
-import { periodStart, type Timeframe } from "../format/timeframe.ts";
+import type { Timeframe } from "../format/timeframe.ts";
 import type { CandlePlan, CandleRequest } from "./provider.ts";
-import { DEFAULT_CONCURRENCY, MAX_PAGE } from "./_capitalcom_candles.ts";
+import {
+  firstWindowMinute,
+  lastWindowMinute,
+  MAX_PAGE,
+  pagingOf,
+  windowAt,
+} from "./_capitalcom_candles.ts";
 
 const MINUTE = 60_000;
 
@@ -30,28 +36,20 @@ export function planCapitalComCandles(
   rate: CapitalComLimit,
 ): CandlePlan {
   const requested = request.pageSize ?? MAX_PAGE;
-  const pageSize = Math.max(1, Math.min(MAX_PAGE, Math.floor(requested)));
-  const concurrency = Math.max(
-    1,
-    Math.min(8, Math.floor(request.concurrency ?? DEFAULT_CONCURRENCY)),
+  const { pageSize, concurrency } = pagingOf(request);
+  let cursor = firstWindowMinute(
+    tf,
+    request.from,
+    request.resumeAfter ?? -Infinity,
   );
-  const after = request.resumeAfter ?? -Infinity;
-  let cursor = Math.ceil(
-    periodStart(tf, Math.max(request.from, after + 1)) / MINUTE,
-  ) * MINUTE;
-  const lastMinute = Math.min(
-    Math.ceil(request.to / MINUTE) * MINUTE - MINUTE,
-    Math.floor(now / MINUTE) * MINUTE - MINUTE,
-  );
+  // The provider's first windows end a minute short of now.
+  const last = lastWindowMinute(request.to, now, MINUTE);
   // Grid times from the first window's start to the last minute.
-  const periods = cursor <= lastMinute
-    ? Math.floor((lastMinute - cursor) / tf.ms) + 1
-    : 0;
+  const periods = cursor <= last ? Math.floor((last - cursor) / tf.ms) + 1 : 0;
   let windows = 0;
-  while (cursor <= lastMinute) {
-    const end = Math.min(cursor + (pageSize - 1) * tf.ms, lastMinute);
+  while (cursor <= last) {
     windows++;
-    cursor = end + MINUTE;
+    cursor = windowAt(cursor, pageSize, tf.ms, last)[1] + MINUTE;
   }
   const notes: string[] = [];
   if (requested > MAX_PAGE) {
