@@ -332,7 +332,7 @@ export async function skipEmptyLead(
     for (let attempt = 1;; attempt++) {
       const rows = await fetch(a, b - 1, limit, signal);
       let first: number | undefined;
-      let early: unknown = undefined;
+      let early: { t: unknown } | undefined;
       for (const row of rows) {
         const t = row[0];
         if (typeof t !== "number" || t < a) {
@@ -345,7 +345,7 @@ export async function skipEmptyLead(
       if (early !== undefined) {
         // A wrong answer proves nothing: ask again, then give up.
         if (attempt >= WINDOW_ATTEMPTS) {
-          const e = earlyCandle((early as { t: unknown }).t, a);
+          const e = earlyCandle(early.t, a);
           e.from = a;
           throw e;
         }
